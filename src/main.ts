@@ -12,6 +12,7 @@ export interface Command {
 
 /** Command name -> module that exports `command: Command`. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  data: { summary: "inspect MNIST: per-digit counts and mean pixel, a PNG of real digits", load: () => import("./cli/data.js") },
 };
 
 function topHelp(): string {
