@@ -1,0 +1,154 @@
+/**
+ * 2-D convolution and its transpose as autograd ops, both lowered to one matrix product over the
+ * whole batch through im2col (see kernels/im2col.ts for the legend). R = N*OH*OW rows of patches.
+ *
+ * conv2d, w (O,C,KH,KW), y (N,O,OH,OW):
+ *   forward   cols = im2col(x) (R, C*KH*KW);  rows (R,O) = cols · Wᵀ;  y = rows as NCHW, + b
+ *   backward  dW += dRowsᵀ · cols  (Conv2DBackpropFilter)
+ *             dx += col2im(dRows · W)  (Conv2DBackpropInput)
+ * convTranspose2d, w (Cin,Cout,KH,KW) as in PyTorch, y (N,Cout,OH,OW), OH = (H-1)*S - 2P + KH:
+ *   it is the adjoint of conv2d in its input, so its forward is conv2d's input backward:
+ *   forward   rows = x as (N*H*W, Cin);  cols = rows · W (R, Cout*KH*KW);  y = col2im(cols) + b
+ *   backward  dx += (im2col(dy) · Wᵀ) as NCHW   (a conv2d of dy)
+ *             dW += rowsᵀ · im2col(dy)
+ */
+import { gemm } from "../kernels/matmul.js";
+import { ConvGeometry, col2im, convOutSize, im2col } from "../kernels/im2col.js";
+import { alloc } from "../storage.js";
+import { Tensor, shapeStr } from "../tensor.js";
+
+export interface ConvOptions {
+  stride?: number;
+  padding?: number;
+}
+
+/** (N, C, S) channel-major -> (N*S, C) row per position; `add` accumulates into `out`. */
+function nchwToRows(x: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false): void {
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const src = (n * C + c) * S;
+      const dst = n * S * C + c;
+      if (add) for (let s = 0; s < S; s++) out[dst + s * C]! += x[src + s]!;
+      else for (let s = 0; s < S; s++) out[dst + s * C] = x[src + s]!;
+    }
+}
+
+/** (N*S, C) rows -> (N, C, S); `add` accumulates into `out`. */
+function rowsToNchw(rows: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false): void {
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const dst = (n * C + c) * S;
+      const src = n * S * C + c;
+      if (add) for (let s = 0; s < S; s++) out[dst + s]! += rows[src + s * C]!;
+      else for (let s = 0; s < S; s++) out[dst + s] = rows[src + s * C]!;
+    }
+}
+
+/** Adds b[c] to every position of channel c of (N, C, S). */
+function addChannelBias(y: Float32Array, b: Float32Array, N: number, C: number, S: number): void {
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const bv = b[c]!;
+      const base = (n * C + c) * S;
+      for (let s = 0; s < S; s++) y[base + s]! += bv;
+    }
+}
+
+/** db[c] += sum of dy over batch and positions, dy (N, C, S). */
+function channelBiasGrad(dy: Float32Array, db: Float32Array, N: number, C: number, S: number): void {
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      const base = (n * C + c) * S;
+      for (let k = 0; k < S; k++) s += dy[base + k]!;
+      db[c]! += s;
+    }
+}
+
+function checkOptions(op: string, o: ConvOptions): { stride: number; pad: number } {
+  const stride = o.stride ?? 1;
+  const pad = o.padding ?? 0;
+  if (!Number.isInteger(stride) || stride < 1 || !Number.isInteger(pad) || pad < 0)
+    throw new Error(`${op}: bad stride ${stride} or padding ${pad}`);
+  return { stride, pad };
+}
+
+/**
+ * @param x (N,C,H,W)  @param w (O,C,KH,KW)  @param b (O), optional
+ * @returns (N,O,OH,OW) with OH = floor((H + 2P - KH)/S) + 1
+ */
+export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {}): Tensor {
+  const { stride, pad } = checkOptions("conv2d", opts);
+  if (x.ndim !== 4 || w.ndim !== 4 || x.shape[1] !== w.shape[1])
+    throw new Error(`conv2d: input ${shapeStr(x.shape)} does not fit weight ${shapeStr(w.shape)}`);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const [O, , KH, KW] = w.shape as [number, number, number, number];
+  if (b && (b.ndim !== 1 || b.shape[0] !== O)) throw new Error(`conv2d: bias ${shapeStr(b.shape)} does not fit weight ${shapeStr(w.shape)}`);
+  const OH = convOutSize(H, KH, stride, pad);
+  const OW = convOutSize(W, KW, stride, pad);
+  if (OH < 1 || OW < 1) throw new Error(`conv2d: kernel ${KH}x${KW} larger than padded input ${shapeStr(x.shape)}`);
+  const geom: ConvGeometry = { N, C, H, W, KH, KW, stride, pad, OH, OW };
+  const S = OH * OW;
+  const R = N * S;
+  const CKK = C * KH * KW;
+  const cols = alloc(R * CKK);
+  im2col(x.data, geom, cols);
+  const rows = alloc(R * O);
+  gemm(false, true, R, O, CKK, cols, w.data, rows, false); // rows (R,O) = cols (R,CKK) · Wᵀ (CKK,O)
+  const out = alloc(N * O * S);
+  rowsToNchw(rows, N, O, S, out);
+  if (b) addChannelBias(out, b.data, N, O, S);
+  return Tensor.fromOp("conv2d", [N, O, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
+    const g = y.grad!;
+    const gRows = alloc(R * O);
+    nchwToRows(g, N, O, S, gRows);
+    if (w.requiresGrad) gemm(true, false, O, CKK, R, gRows, cols, w.gradBuffer(), true); // dW += dRowsᵀ (O,R) · cols (R,CKK)
+    if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, S);
+    if (x.requiresGrad) {
+      const gCols = alloc(R * CKK);
+      gemm(false, false, R, CKK, O, gRows, w.data, gCols, false); // dCols (R,CKK) = dRows (R,O) · W (O,CKK)
+      col2im(gCols, geom, x.gradBuffer());
+    }
+  });
+}
+
+/**
+ * @param x (N,Cin,H,W)  @param w (Cin,Cout,KH,KW)  @param b (Cout), optional
+ * @returns (N,Cout,OH,OW) with OH = (H-1)*S - 2P + KH
+ */
+export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {}): Tensor {
+  const { stride, pad } = checkOptions("convTranspose2d", opts);
+  if (x.ndim !== 4 || w.ndim !== 4 || x.shape[1] !== w.shape[0])
+    throw new Error(`convTranspose2d: input ${shapeStr(x.shape)} does not fit weight ${shapeStr(w.shape)}`);
+  const [N, Cin, H, W] = x.shape as [number, number, number, number];
+  const [, Cout, KH, KW] = w.shape as [number, number, number, number];
+  if (b && (b.ndim !== 1 || b.shape[0] !== Cout))
+    throw new Error(`convTranspose2d: bias ${shapeStr(b.shape)} does not fit weight ${shapeStr(w.shape)}`);
+  const OH = (H - 1) * stride - 2 * pad + KH;
+  const OW = (W - 1) * stride - 2 * pad + KW;
+  if (OH < 1 || OW < 1) throw new Error(`convTranspose2d: padding ${pad} leaves no output for ${shapeStr(x.shape)}`);
+  // The geometry of the conv2d whose adjoint this is: it maps (N,Cout,OH,OW) to (N,Cin,H,W).
+  const geom: ConvGeometry = { N, C: Cout, H: OH, W: OW, KH, KW, stride, pad, OH: H, OW: W };
+  const S = H * W;
+  const R = N * S;
+  const CKK = Cout * KH * KW;
+  const rows = alloc(R * Cin);
+  nchwToRows(x.data, N, Cin, S, rows);
+  const cols = alloc(R * CKK);
+  gemm(false, false, R, CKK, Cin, rows, w.data, cols, false); // cols (R,CKK) = rows (R,Cin) · W (Cin,CKK)
+  const out = alloc(N * Cout * OH * OW);
+  col2im(cols, geom, out);
+  if (b) addChannelBias(out, b.data, N, Cout, OH * OW);
+  return Tensor.fromOp("convTranspose2d", [N, Cout, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
+    const g = y.grad!;
+    const gCols = alloc(R * CKK);
+    im2col(g, geom, gCols);
+    if (w.requiresGrad) gemm(true, false, Cin, CKK, R, rows, gCols, w.gradBuffer(), true); // dW += rowsᵀ (Cin,R) · dCols (R,CKK)
+    if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Cout, OH * OW);
+    if (x.requiresGrad) {
+      const gRows = alloc(R * Cin);
+      gemm(false, true, R, Cin, CKK, gCols, w.data, gRows, false); // dRows (R,Cin) = dCols (R,CKK) · Wᵀ (CKK,Cin)
+      rowsToNchw(gRows, N, Cin, S, x.gradBuffer(), true);
+    }
+  });
+}

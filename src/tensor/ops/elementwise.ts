@@ -1,0 +1,146 @@
+/**
+ * Element-wise ops, forward and backward side by side: add, sub and mul with broadcasting of the
+ * second operand, scalar ops, and the activations relu, leakyRelu, tanh and sigmoid.
+ *
+ * Broadcasting: `b`'s shape, aligned to the right of `a`'s, keeps a's size on one contiguous run
+ * of axes and 1 elsewhere. That covers a bias row vector (F) or (1,F) against (N,F), a
+ * per-channel vector (C,1,1) or (1,C,1,1) against (N,C,H,W), and a single value. Viewed that way
+ * `a` is (outer, mid, inner) and `b` is (mid): one plan, one loop, for every case.
+ */
+import { alloc } from "../storage.js";
+import { Tensor, shapeStr } from "../tensor.js";
+
+interface BroadcastPlan {
+  outer: number;
+  mid: number;
+  inner: number;
+}
+
+function broadcastPlan(op: string, a: readonly number[], b: readonly number[]): BroadcastPlan {
+  const fail = (): never => {
+    throw new Error(`${op}: cannot broadcast ${shapeStr(b)} onto ${shapeStr(a)}`);
+  };
+  if (b.length > a.length) {
+    // Leading 1s of b beyond a's rank are harmless; anything else is not.
+    for (let i = 0; i < b.length - a.length; i++) if (b[i] !== 1) fail();
+    b = b.slice(b.length - a.length);
+  }
+  const off = a.length - b.length;
+  let lo = -1;
+  let hi = -1;
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] === 1 && a[off + i] !== 1) continue;
+    if (b[i] !== a[off + i]) fail();
+    if (a[off + i] === 1) continue; // size-1 axes go with whichever side is convenient
+    if (lo < 0) lo = off + i;
+    else if (hi !== off + i) fail(); // non-1 axes of b must be contiguous
+    hi = off + i + 1;
+  }
+  if (lo < 0) return { outer: a.reduce((x, y) => x * y, 1), mid: 1, inner: 1 };
+  const prod = (from: number, to: number): number => a.slice(from, to).reduce((x, y) => x * y, 1);
+  return { outer: prod(0, lo), mid: prod(lo, hi), inner: prod(hi, a.length) };
+}
+
+/** Sums `g` (outer, mid, inner) over outer and inner into `out` (mid), accumulating with sign. */
+function reduceToMid(g: Float32Array, p: BroadcastPlan, out: Float32Array, sign: number, times?: Float32Array): void {
+  const { outer, mid, inner } = p;
+  for (let o = 0; o < outer; o++) {
+    for (let m = 0; m < mid; m++) {
+      let s = 0;
+      const base = (o * mid + m) * inner;
+      if (times) for (let i = 0; i < inner; i++) s += g[base + i]! * times[base + i]!;
+      else for (let i = 0; i < inner; i++) s += g[base + i]!;
+      out[m]! += sign * s;
+    }
+  }
+}
+
+type BinaryKind = "add" | "sub" | "mul";
+
+function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
+  const p = broadcastPlan(kind, a.shape, b.shape);
+  const { outer, mid, inner } = p;
+  const ad = a.data;
+  const bd = b.data;
+  const out = alloc(ad.length);
+  for (let o = 0; o < outer; o++) {
+    for (let m = 0; m < mid; m++) {
+      const bv = bd[m]!;
+      const base = (o * mid + m) * inner;
+      if (kind === "add") for (let i = base; i < base + inner; i++) out[i] = ad[i]! + bv;
+      else if (kind === "sub") for (let i = base; i < base + inner; i++) out[i] = ad[i]! - bv;
+      else for (let i = base; i < base + inner; i++) out[i] = ad[i]! * bv;
+    }
+  }
+  return Tensor.fromOp(kind, a.shape, out, [a, b], (y) => {
+    const g = y.grad!;
+    if (a.requiresGrad) {
+      const ga = a.gradBuffer();
+      if (kind === "mul") {
+        // d(a*b)/da = b, broadcast back over outer and inner
+        for (let o = 0; o < outer; o++)
+          for (let m = 0; m < mid; m++) {
+            const bv = bd[m]!;
+            const base = (o * mid + m) * inner;
+            for (let i = base; i < base + inner; i++) ga[i]! += g[i]! * bv;
+          }
+      } else for (let i = 0; i < g.length; i++) ga[i]! += g[i]!;
+    }
+    if (b.requiresGrad) {
+      const gb = b.gradBuffer();
+      if (kind === "mul") reduceToMid(g, p, gb, 1, ad); // d(a*b)/db = a, summed over broadcast axes
+      else reduceToMid(g, p, gb, kind === "sub" ? -1 : 1);
+    }
+  });
+}
+
+/** a + b, with b broadcast onto a's shape (see the file header). */
+export const add = (a: Tensor, b: Tensor): Tensor => binary("add", a, b);
+/** a - b, with b broadcast onto a's shape. */
+export const sub = (a: Tensor, b: Tensor): Tensor => binary("sub", a, b);
+/** a * b element-wise, with b broadcast onto a's shape. */
+export const mul = (a: Tensor, b: Tensor): Tensor => binary("mul", a, b);
+
+/** a * s + t for scalars s and t (scale, shift, negate in one op). */
+export function affineScalar(a: Tensor, s: number, t = 0): Tensor {
+  const x = a.data;
+  const out = alloc(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! * s + t;
+  return Tensor.fromOp("affineScalar", a.shape, out, [a], (y) => {
+    const g = y.grad!;
+    const ga = a.gradBuffer();
+    for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * s;
+  });
+}
+
+export const mulScalar = (a: Tensor, s: number): Tensor => affineScalar(a, s, 0);
+export const addScalar = (a: Tensor, t: number): Tensor => affineScalar(a, 1, t);
+export const neg = (a: Tensor): Tensor => affineScalar(a, -1, 0);
+
+/**
+ * An element-wise function whose derivative is computed from its input x and output y, so the
+ * backward needs no extra buffer: relu, leakyRelu, tanh (1 - y^2), sigmoid (y(1 - y)).
+ */
+function unary(op: string, a: Tensor, f: (x: number) => number, df: (x: number, y: number) => number): Tensor {
+  const x = a.data;
+  const out = alloc(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = f(x[i]!);
+  return Tensor.fromOp(op, a.shape, out, [a], (y) => {
+    const g = y.grad!;
+    const ga = a.gradBuffer();
+    const yd = y.data;
+    for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * df(x[i]!, yd[i]!);
+  });
+}
+
+export const relu = (a: Tensor): Tensor =>
+  unary("relu", a, (x) => (x > 0 ? x : 0), (x) => (x > 0 ? 1 : 0));
+
+/** max(x, slope*x) for 0 < slope < 1: the WGAN critic's activation with slope 0.2. */
+export const leakyRelu = (a: Tensor, slope: number): Tensor =>
+  unary("leakyRelu", a, (x) => (x > 0 ? x : slope * x), (x) => (x > 0 ? 1 : slope));
+
+export const tanh = (a: Tensor): Tensor => unary("tanh", a, Math.tanh, (_x, y) => 1 - y * y);
+
+export const sigmoid = (a: Tensor): Tensor =>
+  unary("sigmoid", a, (x) => 1 / (1 + Math.exp(-x)), (_x, y) => y * (1 - y));

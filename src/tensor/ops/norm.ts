@@ -1,0 +1,101 @@
+/**
+ * Batch normalisation (Ioffe and Szegedy, 2015) as one fused op over (N,C) or (N,C,H,W), with
+ * statistics per channel over the M = N*H*W values of that channel.
+ *   training: xhat = (x - mean) / sqrt(var + eps) with the batch's mean and biased variance;
+ *             running stats move by momentum towards the batch's mean and unbiased variance
+ *   eval:     the running statistics take the batch's place
+ *   y = gamma * xhat + beta
+ * Backward in training (the batch statistics depend on x):
+ *   dx = gamma / (M * std) * (M * dy - sum(dy) - xhat * sum(dy * xhat))
+ *   dgamma = sum(dy * xhat), dbeta = sum(dy)
+ */
+import { alloc } from "../storage.js";
+import { Tensor, shapeStr } from "../tensor.js";
+
+export interface BatchNormOptions {
+  training: boolean;
+  eps?: number;
+  momentum?: number;
+  /** (C) running mean and variance; updated in place in training, read in eval. */
+  runningMean?: Float32Array;
+  runningVar?: Float32Array;
+}
+
+/** @param x (N,C) or (N,C,H,W)  @param gamma (C)  @param beta (C)  @returns same shape as x */
+export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNormOptions): Tensor {
+  if ((x.ndim !== 2 && x.ndim !== 4) || gamma.size !== x.shape[1] || beta.size !== x.shape[1])
+    throw new Error(`batchNorm: input ${shapeStr(x.shape)} with weight ${shapeStr(gamma.shape)} and bias ${shapeStr(beta.shape)}`);
+  const eps = opts.eps ?? 1e-5;
+  const momentum = opts.momentum ?? 0.1;
+  const N = x.shape[0]!;
+  const C = x.shape[1]!;
+  const S = x.ndim === 4 ? x.shape[2]! * x.shape[3]! : 1;
+  const M = N * S;
+  if (opts.training && M < 2) throw new Error(`batchNorm: training needs more than one value per channel, got ${shapeStr(x.shape)}`);
+  const xd = x.data;
+  const mean = alloc(C);
+  const invStd = alloc(C);
+  for (let c = 0; c < C; c++) {
+    if (opts.training) {
+      let s = 0;
+      for (let n = 0; n < N; n++) for (let k = (n * C + c) * S, e = k + S; k < e; k++) s += xd[k]!;
+      const mu = s / M;
+      let v = 0;
+      for (let n = 0; n < N; n++)
+        for (let k = (n * C + c) * S, e = k + S; k < e; k++) {
+          const d = xd[k]! - mu;
+          v += d * d;
+        }
+      mean[c] = mu;
+      invStd[c] = 1 / Math.sqrt(v / M + eps);
+      if (opts.runningMean) opts.runningMean[c] = (1 - momentum) * opts.runningMean[c]! + momentum * mu;
+      if (opts.runningVar) opts.runningVar[c] = (1 - momentum) * opts.runningVar[c]! + momentum * (v / (M - 1));
+    } else {
+      if (!opts.runningMean || !opts.runningVar) throw new Error("batchNorm: eval mode needs running statistics");
+      mean[c] = opts.runningMean[c]!;
+      invStd[c] = 1 / Math.sqrt(opts.runningVar[c]! + eps);
+    }
+  }
+  const xhat = alloc(xd.length);
+  const out = alloc(xd.length);
+  const gd = gamma.data;
+  const bd = beta.data;
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++)
+      for (let k = (n * C + c) * S, e = k + S; k < e; k++) {
+        const h = (xd[k]! - mean[c]!) * invStd[c]!;
+        xhat[k] = h;
+        out[k] = gd[c]! * h + bd[c]!;
+      }
+  const training = opts.training;
+  return Tensor.fromOp("batchNorm", x.shape, out, [x, gamma, beta], (y) => {
+    const g = y.grad!;
+    const sumG = alloc(C);
+    const sumGH = alloc(C);
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++)
+        for (let k = (n * C + c) * S, e = k + S; k < e; k++) {
+          sumG[c]! += g[k]!;
+          sumGH[c]! += g[k]! * xhat[k]!;
+        }
+    if (gamma.requiresGrad) {
+      const gg = gamma.gradBuffer();
+      for (let c = 0; c < C; c++) gg[c]! += sumGH[c]!;
+    }
+    if (beta.requiresGrad) {
+      const gb = beta.gradBuffer();
+      for (let c = 0; c < C; c++) gb[c]! += sumG[c]!;
+    }
+    if (x.requiresGrad) {
+      const gx = x.gradBuffer();
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < C; c++) {
+          const scale = gd[c]! * invStd[c]!;
+          const mg = sumG[c]! / M;
+          const mgh = sumGH[c]! / M;
+          for (let k = (n * C + c) * S, e = k + S; k < e; k++)
+            gx[k]! += training ? scale * (g[k]! - mg - xhat[k]! * mgh) : scale * g[k]!;
+        }
+    }
+  });
+}

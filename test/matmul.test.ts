@@ -1,0 +1,64 @@
+/**
+ * Every matmul kernel against the float64 definition, on awkward sizes (1xN, Nx1, K = 1, sizes
+ * that are not multiples of the 4x4 tile or of the cache blocks) and in every transpose variant.
+ * One suite, run over each kernel in MATMUL_KERNELS.
+ */
+import { describe, expect, it } from "vitest";
+import { MATMUL_KERNELS } from "../src/tensor/kernels/matmul.js";
+import { Prng } from "../src/tensor/prng.js";
+import { KERNEL_REL_TOL } from "./tolerances.js";
+
+/** C (M,N) = op(A)·op(B) in float64, straight from the definition. */
+function reference(ta: boolean, tb: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array): Float64Array {
+  const C = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let p = 0; p < K; p++) s += (ta ? A[p * M + i]! : A[i * K + p]!) * (tb ? B[j * K + p]! : B[p * N + j]!);
+      C[i * N + j] = s;
+    }
+  return C;
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < a.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return worst / scale;
+}
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [1, 7, 5], [7, 1, 5], [5, 6, 1], [1, 300, 1], [13, 17, 19],
+  [4, 4, 4], [65, 33, 129], [70, 260, 131], [3, 513, 257],
+];
+
+for (const kernel of MATMUL_KERNELS) {
+  describe(`matmul kernel: ${kernel.name}`, () => {
+    const prng = new Prng(7);
+    for (const [M, N, K] of SHAPES)
+      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const)
+        it(`(${M},${N},${K}) transA=${ta} transB=${tb}`, () => {
+          const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+          const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+          const C = new Float32Array(M * N);
+          kernel.gemm(ta, tb, M, N, K, A, B, C, false);
+          expect(maxRelDiff(C, reference(ta, tb, M, N, K, A, B))).toBeLessThan(KERNEL_REL_TOL);
+        });
+
+    it("accumulates into C when asked, overwrites otherwise", () => {
+      const [M, N, K] = [9, 11, 6];
+      const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+      const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+      const ref = reference(false, false, M, N, K, A, B);
+      const C = new Float32Array(M * N).fill(2);
+      kernel.gemm(false, false, M, N, K, A, B, C, true);
+      expect(maxRelDiff(C, ref.map((v) => v + 2))).toBeLessThan(KERNEL_REL_TOL);
+      C.fill(5);
+      kernel.gemm(false, false, M, N, K, A, B, C, false);
+      expect(maxRelDiff(C, ref)).toBeLessThan(KERNEL_REL_TOL);
+    });
+  });
+}

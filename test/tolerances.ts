@@ -1,0 +1,23 @@
+/**
+ * Every numerical tolerance the tests use, in one place, sized for float32 arithmetic.
+ * float32 has a unit round-off of 2^-24 ≈ 6e-8; sums of K products drift by about sqrt(K) of that
+ * relative to the magnitudes summed.
+ */
+
+/** Central-difference step for gradient checks: large enough that float32 round-off in the loss
+ * (≈ 6e-8 · |loss| / h) stays far below the truncation error h²·f'''/6 ≈ 1e-5. */
+export const GRAD_STEP = 1e-2;
+
+/** Gradient check: max |analytic - numeric| over the checked entries, relative to the largest
+ * numeric entry (an error in a single entry of 0.5% of the scale fails the check). */
+export const GRAD_REL_TOL = 5e-3;
+
+/** Two float32 kernels computing the same sums in different orders (matmul, conv): max abs
+ * difference relative to the largest magnitude of the result. */
+export const KERNEL_REL_TOL = 1e-5;
+
+/** Adjoint identities <Ax, y> = <x, Aᵀy> summed in float32: relative difference. */
+export const ADJOINT_REL_TOL = 1e-5;
+
+/** Hand-worked optimizer steps, computed in float32 against float64 arithmetic in the test. */
+export const OPTIM_ABS_TOL = 1e-6;
