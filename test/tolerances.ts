@@ -16,7 +16,8 @@ export const GRAD_REL_TOL = 5e-3;
  * difference relative to the largest magnitude of the result. */
 export const KERNEL_REL_TOL = 1e-5;
 
-/** Adjoint identities <Ax, y> = <x, Aᵀy> summed in float32: relative difference. */
+/** Adjoint identities <Ax, y> = <x, Aᵀy> computed through float32 kernels: difference relative to
+ * sum |(Ax)_i y_i|, the scale of the dot product (not its value, which cancels). */
 export const ADJOINT_REL_TOL = 1e-5;
 
 /** Hand-worked optimizer steps, computed in float32 against float64 arithmetic in the test. */
