@@ -75,6 +75,13 @@ export class Module {
     return out;
   }
 
+  /** This module and every module below it, depth first in registration order (PyTorch's `modules()`). */
+  modules(): Module[] {
+    const out: Module[] = [this];
+    for (const c of this.children.values()) out.push(...c.modules());
+    return out;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
