@@ -13,6 +13,9 @@ export interface Command {
 /** Command name -> module that exports `command: Command`. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   data: { summary: "inspect MNIST: per-digit counts and mean pixel, a PNG of real digits", load: () => import("./cli/data.js") },
+  train: { summary: "train the conditional WGAN on MNIST (grids, losses, checkpoints in runs/<name>/)", load: () => import("./cli/train.js") },
+  generate: { summary: "draw new images of a digit from a trained generator into a PNG grid", load: () => import("./cli/generate.js") },
+  sample: { summary: "write generated digits as an MNIST IDX pair (PREFIX-images/labels)", load: () => import("./cli/sample.js") },
 };
 
 function topHelp(): string {

@@ -1,0 +1,134 @@
+/**
+ * The conditional WGAN's two architectures, layer for layer those of the PyTorch reference
+ * (`shared/anchors/torch_cwgan.py`), with the same `state_dict()` names and shapes, so a generator
+ * checkpoint of ours loads into PyTorch with `load_state_dict(strict=True)`.
+ *   mlp  G: [z, y] (110) -> 128 -> 256 -> 512 -> 1024 -> 784, LeakyReLU(0.2), BatchNorm after
+ *           every hidden layer but the first, tanh;  D: [x, y] (794) -> 512 -> 512 -> 512 -> 1
+ *   conv G: [z, y] -> 64*7*7, BN, ReLU -> convT 64->32 (4, s2, p1), BN, ReLU -> convT 32->1, tanh
+ *        D: [x, 10 label planes] (11,28,28) -> conv 11->32 (4, s2, p1), LReLU -> conv 32->64, LReLU -> 3136 -> 1
+ * Generators map (z (B,Z), y (B,10) one-hot) to images (B,1,28,28) in [-1,1]; critics map
+ * (x (B,1,28,28), y (B,10)) to scores (B,1).
+ */
+import * as T from "../tensor/index.js";
+import type { Prng, Tensor } from "../tensor/index.js";
+import { Module } from "../nn/module.js";
+import type { Layer } from "../nn/module.js";
+import {
+  BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, Linear, ReLU, Sequential, Tanh,
+} from "../nn/index.js";
+
+export const NUM_CLASSES = 10;
+export const MODEL_KINDS = ["mlp", "conv"] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+export interface Generator extends Module {
+  readonly latent: number;
+  /** @param z (B, latent) noise  @param y (B, 10) one-hot digits  @returns (B, 1, 28, 28) in [-1, 1] */
+  forward(z: Tensor, y: Tensor): Tensor;
+}
+
+export interface Critic extends Module {
+  /** @param x (B, 1, 28, 28) images  @param y (B, 10) one-hot digits  @returns (B, 1) scores */
+  forward(x: Tensor, y: Tensor): Tensor;
+}
+
+/** Linear, optional BatchNorm1d, LeakyReLU(0.2): one hidden block of the mlp generator. */
+function block(inF: number, outF: number, prng: Prng, bn: boolean): Layer[] {
+  const layers: Layer[] = [new Linear(inF, outF, prng)];
+  if (bn) layers.push(new BatchNorm1d(outF));
+  layers.push(new LeakyReLU(0.2));
+  return layers;
+}
+
+export class MlpGenerator extends Module implements Generator {
+  readonly net: Sequential;
+  constructor(readonly latent: number, prng: Prng) {
+    super();
+    const z = latent + NUM_CLASSES;
+    this.net = this.child("net", new Sequential(
+      ...block(z, 128, prng, false), ...block(128, 256, prng, true), ...block(256, 512, prng, true),
+      ...block(512, 1024, prng, true), new Linear(1024, 784, prng), new Tanh(),
+    ));
+  }
+  forward(z: Tensor, y: Tensor): Tensor {
+    return T.reshape(this.net.forward(T.concat([z, y], 1)), [-1, 1, 28, 28]);
+  }
+}
+
+export class MlpCritic extends Module implements Critic {
+  readonly net: Sequential;
+  constructor(prng: Prng) {
+    super();
+    this.net = this.child("net", new Sequential(
+      new Linear(784 + NUM_CLASSES, 512, prng), new LeakyReLU(0.2),
+      new Linear(512, 512, prng), new LeakyReLU(0.2),
+      new Linear(512, 512, prng), new LeakyReLU(0.2),
+      new Linear(512, 1, prng),
+    ));
+  }
+  forward(x: Tensor, y: Tensor): Tensor {
+    return this.net.forward(T.concat([T.reshape(x, [-1, 784]), y], 1));
+  }
+}
+
+export class ConvGenerator extends Module implements Generator {
+  readonly fc: Sequential;
+  readonly up: Sequential;
+  constructor(readonly latent: number, prng: Prng) {
+    super();
+    this.fc = this.child("fc", new Sequential(new Linear(latent + NUM_CLASSES, 64 * 7 * 7, prng), new BatchNorm1d(64 * 7 * 7), new ReLU()));
+    this.up = this.child("up", new Sequential(
+      new ConvTranspose2d(64, 32, 4, prng, { stride: 2, padding: 1 }), new BatchNorm2d(32), new ReLU(),
+      new ConvTranspose2d(32, 1, 4, prng, { stride: 2, padding: 1 }), new Tanh(),
+    ));
+  }
+  forward(z: Tensor, y: Tensor): Tensor {
+    return this.up.forward(T.reshape(this.fc.forward(T.concat([z, y], 1)), [-1, 64, 7, 7]));
+  }
+}
+
+/**
+ * Label planes: (B, 10) one-hot -> (B, 10, 28, 28), plane d all ones for a digit d. The labels are
+ * data, not parameters, so this is built outside the graph.
+ */
+export function labelPlanes(y: Tensor, size = 28): Tensor {
+  const [B, C] = y.shape as [number, number];
+  const out = T.zeros([B, C, size, size]);
+  const plane = size * size;
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++) {
+      const v = y.data[b * C + c]!;
+      if (v !== 0) out.data.fill(v, (b * C + c) * plane, (b * C + c + 1) * plane);
+    }
+  return out;
+}
+
+export class ConvCritic extends Module implements Critic {
+  readonly conv: Sequential;
+  readonly fc: Linear;
+  constructor(prng: Prng) {
+    super();
+    this.conv = this.child("conv", new Sequential(
+      new Conv2d(1 + NUM_CLASSES, 32, 4, prng, { stride: 2, padding: 1 }), new LeakyReLU(0.2),
+      new Conv2d(32, 64, 4, prng, { stride: 2, padding: 1 }), new LeakyReLU(0.2),
+    ));
+    this.fc = this.child("fc", new Linear(64 * 7 * 7, 1, prng));
+  }
+  forward(x: Tensor, y: Tensor): Tensor {
+    return this.fc.forward(T.flatten(this.conv.forward(T.concat([x, labelPlanes(y)], 1))));
+  }
+}
+
+/** A generator of the given kind, initialised (PyTorch's defaults) from `prng`, packed into one flat buffer. */
+export function createGenerator(kind: ModelKind, latent: number, prng: Prng): Generator {
+  const G = kind === "mlp" ? new MlpGenerator(latent, prng) : new ConvGenerator(latent, prng);
+  G.pack();
+  return G;
+}
+
+/** A critic of the given kind, initialised from `prng`, packed into one flat buffer. */
+export function createCritic(kind: ModelKind, prng: Prng): Critic {
+  const D = kind === "mlp" ? new MlpCritic(prng) : new ConvCritic(prng);
+  D.pack();
+  return D;
+}

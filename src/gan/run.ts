@@ -1,0 +1,248 @@
+/**
+ * A training run and its folder. `runs/<name>/` holds config.json, the latest checkpoint (both
+ * networks, both optimizers' state, and state.json with the counters and PRNG state, written last),
+ * losses.jsonl with the loss-curve PNG, and a 10x10 grid per epoch (row d is digit d, the same noise
+ * every epoch). Resuming restores all of it, so epoch k+1 after a resume is bit-identical to an
+ * uninterrupted run's.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Prng } from "../tensor/index.js";
+import type { PrngState } from "../tensor/index.js";
+import { loadModule, loadOptimizer, saveModule, saveOptimizer } from "../nn/index.js";
+import { Batcher } from "../mnist/batches.js";
+import type { BatchSource } from "../mnist/batches.js";
+import { writeImageGrid } from "../mnist/png.js";
+import { ensureDir, writeFileAtomic } from "../util/fs.js";
+import { medianFilter, writeLinePlot } from "../util/plot.js";
+import { createCritic, createGenerator, MODEL_KINDS } from "./models.js";
+import type { ModelKind } from "./models.js";
+import { digitLabels, generateImages } from "./sampling.js";
+import { Wgan } from "./wgan.js";
+import type { StepLosses } from "./wgan.js";
+
+export interface TrainConfig {
+  model: ModelKind;
+  epochs: number;
+  batch: number;
+  lr: number;
+  clip: number;
+  nCritic: number;
+  latent: number;
+  seed: number;
+  /** Train on only the first N batches of each epoch (quick runs); null for all. */
+  limitBatches: number | null;
+  paperSchedule: boolean;
+}
+
+/** The plain recipe of the WGAN paper's code and our PyTorch reference. */
+export const DEFAULT_CONFIG: Omit<TrainConfig, "seed"> = {
+  model: "mlp",
+  epochs: 25,
+  batch: 64,
+  lr: 5e-5,
+  clip: 0.01,
+  nCritic: 5,
+  latent: 100,
+  limitBatches: null,
+  paperSchedule: false,
+};
+
+export const RUN_FILES = {
+  config: "config.json",
+  state: "state.json",
+  generator: "generator.safetensors",
+  critic: "critic.safetensors",
+  optimG: "optim-generator.safetensors",
+  optimD: "optim-critic.safetensors",
+  losses: "losses.jsonl",
+  lossPlot: "losses.png",
+  samples: "samples",
+} as const;
+
+/** Counters and PRNG state at the end of an epoch: with the checkpoint files, all a resume needs. */
+interface RunState {
+  epoch: number;
+  criticSteps: number;
+  generatorSteps: number;
+  criticSinceG: number;
+  prng: PrngState;
+}
+
+/** One line of losses.jsonl: a critic step, and the generator step after it if one ran. */
+export interface LossRecord {
+  step: number;
+  epoch: number;
+  critic_loss: number;
+  wasserstein: number;
+  generator_loss: number | null;
+}
+
+export interface EpochSummary {
+  epoch: number;
+  batches: number;
+  seconds: number;
+  criticLoss: number;
+  wasserstein: number;
+  generatorLoss: number;
+}
+
+/** Seed of the fixed noise for the per-epoch grids: apart from the training stream, so grids never perturb training. */
+const GRID_SEED_OFFSET = 0x5eed;
+
+export class TrainingRun {
+  readonly wgan: Wgan;
+  readonly batcher: Batcher;
+  epoch = 0;
+  readonly losses: LossRecord[] = [];
+  private readonly gridNoise: Float32Array;
+
+  private constructor(readonly dir: string, readonly config: TrainConfig, data: BatchSource) {
+    const prng = new Prng(config.seed);
+    const G = createGenerator(config.model, config.latent, prng);
+    const D = createCritic(config.model, prng);
+    this.wgan = new Wgan(G, D, prng, config);
+    this.batcher = new Batcher(data, prng, { batchSize: config.batch });
+    this.gridNoise = new Prng(config.seed + GRID_SEED_OFFSET).fillNormal(new Float32Array(100 * config.latent));
+  }
+
+  /** Starts a new run in `dir` (created; an existing run there is an error, to be resumed instead). */
+  static create(dir: string, config: TrainConfig, data: BatchSource): TrainingRun {
+    if (existsSync(join(dir, RUN_FILES.state)))
+      throw new Error(`${dir} already holds a run: resume it with --resume ${dir}, or choose another --out`);
+    validateConfig(config);
+    ensureDir(join(dir, RUN_FILES.samples));
+    writeFileAtomic(join(dir, RUN_FILES.config), JSON.stringify(config, null, 2) + "\n");
+    return new TrainingRun(dir, config, data);
+  }
+
+  /** Reads a run folder's config.json. */
+  static readConfig(dir: string): TrainConfig {
+    const path = join(dir, RUN_FILES.config);
+    if (!existsSync(path)) throw new Error(`${dir}: not a run folder (no ${RUN_FILES.config})`);
+    let config: TrainConfig;
+    try {
+      config = JSON.parse(readFileSync(path, "utf8")) as TrainConfig;
+    } catch {
+      throw new Error(`${path}: not valid JSON`);
+    }
+    validateConfig(config, path);
+    return config;
+  }
+
+  /** Reopens a run at its last completed epoch; `epochs` may raise the target. */
+  static resume(dir: string, data: BatchSource, changes: Partial<Pick<TrainConfig, "epochs">> = {}): TrainingRun {
+    const config = { ...TrainingRun.readConfig(dir), ...changes };
+    const statePath = join(dir, RUN_FILES.state);
+    if (!existsSync(statePath)) throw new Error(`${dir}: no completed epoch to resume from (no ${RUN_FILES.state})`);
+    const state = JSON.parse(readFileSync(statePath, "utf8")) as RunState;
+    const run = new TrainingRun(dir, config, data);
+    const { G, D, optG, optD, prng } = run.wgan;
+    const files: [string, Record<string, string>][] = [
+      [RUN_FILES.generator, loadModule(join(dir, RUN_FILES.generator), G)],
+      [RUN_FILES.critic, loadModule(join(dir, RUN_FILES.critic), D)],
+      [RUN_FILES.optimG, loadOptimizer(join(dir, RUN_FILES.optimG), optG)],
+      [RUN_FILES.optimD, loadOptimizer(join(dir, RUN_FILES.optimD), optD)],
+    ];
+    for (const [name, meta] of files)
+      if (meta.epoch !== String(state.epoch))
+        throw new Error(`${join(dir, name)}: from epoch ${meta.epoch}, but ${RUN_FILES.state} is at epoch ${state.epoch} (interrupted save?)`);
+    prng.setState(state.prng);
+    run.epoch = state.epoch;
+    run.wgan.criticSteps = state.criticSteps;
+    run.wgan.generatorSteps = state.generatorSteps;
+    run.wgan.criticSinceG = state.criticSinceG;
+    const lossPath = join(dir, RUN_FILES.losses);
+    if (existsSync(lossPath))
+      for (const line of readFileSync(lossPath, "utf8").split("\n"))
+        if (line.trim()) {
+          const rec = JSON.parse(line) as LossRecord;
+          if (rec.step <= state.criticSteps) run.losses.push(rec);
+        }
+    return run;
+  }
+
+  /** Batches the coming epoch trains on. */
+  batchesThisEpoch(): number {
+    return Math.min(this.batcher.batchesPerEpoch, this.config.limitBatches ?? Infinity);
+  }
+
+  /** Trains one epoch; `onBatch` sees each step's losses (for a progress bar). */
+  trainEpoch(onBatch?: (done: number, losses: StepLosses) => void): EpochSummary {
+    const t0 = performance.now();
+    const total = this.batchesThisEpoch();
+    this.epoch++;
+    let done = 0;
+    let last: StepLosses = { criticLoss: NaN, wasserstein: NaN, generatorLoss: null };
+    let lastG = NaN;
+    for (const batch of this.batcher.epoch()) {
+      if (done >= total) break;
+      last = this.wgan.step(batch.images, batch.oneHot, batch.index);
+      if (last.generatorLoss !== null) lastG = last.generatorLoss;
+      this.losses.push({
+        step: this.wgan.criticSteps, epoch: this.epoch, critic_loss: last.criticLoss,
+        wasserstein: last.wasserstein, generator_loss: last.generatorLoss,
+      });
+      done++;
+      onBatch?.(done, last);
+    }
+    return {
+      epoch: this.epoch, batches: done, seconds: (performance.now() - t0) / 1000,
+      criticLoss: last.criticLoss, wasserstein: last.wasserstein, generatorLoss: lastG,
+    };
+  }
+
+  /** The 10x10 grid of this epoch (fixed noise; row d is digit d), at samples/epoch-NNN.png. */
+  writeGrid(): string {
+    const path = join(this.dir, RUN_FILES.samples, `epoch-${String(this.epoch).padStart(3, "0")}.png`);
+    const images = generateImages(this.wgan.G, digitLabels(10), this.wgan.prng, this.gridNoise);
+    writeImageGrid(path, images, { rows: 10, cols: 10, scale: 2 });
+    return path;
+  }
+
+  /** losses.jsonl (rewritten whole, atomically) and the loss curve: -L_D median-filtered, as the WGAN paper plots it. */
+  writeLosses(): void {
+    writeFileAtomic(join(this.dir, RUN_FILES.losses), this.losses.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const steps = this.losses.map((r) => r.step);
+    // window 101 steps, as in the paper's plots, narrower for short runs so the curve keeps its shape
+    const window = Math.min(101, 2 * Math.floor(steps.length / 40) + 1);
+    const smooth = medianFilter(this.losses.map((r) => r.wasserstein), window);
+    const every = Math.max(1, Math.ceil(steps.length / 2000)); // at most ~2000 points drawn
+    const keep = (_: number, i: number): boolean => i % every === 0 || i === steps.length - 1;
+    writeLinePlot(join(this.dir, RUN_FILES.lossPlot), [{ values: smooth.filter(keep), xs: steps.filter(keep), color: [200, 40, 40] }]);
+  }
+
+  /** Saves both networks and optimizers, then state.json last: a resume trusts only a complete set. */
+  saveCheckpoint(): void {
+    const { G, D, optG, optD, prng } = this.wgan;
+    const meta = (role: string): Record<string, string> => ({
+      architecture: this.config.model, role, latent: String(this.config.latent), epoch: String(this.epoch),
+      step: String(this.wgan.criticSteps), generator_steps: String(this.wgan.generatorSteps), seed: String(this.config.seed),
+    });
+    saveModule(join(this.dir, RUN_FILES.generator), G, meta("generator"));
+    saveModule(join(this.dir, RUN_FILES.critic), D, meta("critic"));
+    saveOptimizer(join(this.dir, RUN_FILES.optimG), optG, meta("generator-optimizer"));
+    saveOptimizer(join(this.dir, RUN_FILES.optimD), optD, meta("critic-optimizer"));
+    const state: RunState = {
+      epoch: this.epoch, criticSteps: this.wgan.criticSteps, generatorSteps: this.wgan.generatorSteps,
+      criticSinceG: this.wgan.criticSinceG, prng: prng.getState(),
+    };
+    writeFileAtomic(join(this.dir, RUN_FILES.state), JSON.stringify(state) + "\n");
+  }
+}
+
+/** Checks a configuration's values (from flags or a config.json); `where` names the source in errors. */
+export function validateConfig(c: TrainConfig, where = "config"): void {
+  const bad = (msg: string): never => {
+    throw new Error(`${where}: ${msg}`);
+  };
+  if (!MODEL_KINDS.includes(c.model)) bad(`model must be one of ${MODEL_KINDS.join(", ")}, got '${c.model}'`);
+  for (const k of ["epochs", "batch", "nCritic", "latent"] as const)
+    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
+  if (c.batch < 2) bad(`batch must be at least 2 (batch norm needs two values), got ${c.batch}`);
+  if (!(c.lr > 0)) bad(`lr must be positive, got ${c.lr}`);
+  if (!(c.clip > 0)) bad(`clip must be positive, got ${c.clip}`);
+  if (!Number.isInteger(c.seed)) bad(`seed must be an integer, got ${c.seed}`);
+  if (c.limitBatches !== null && (!Number.isInteger(c.limitBatches) || c.limitBatches < 1))
+    bad(`limitBatches must be a positive integer, got ${c.limitBatches}`);
+}

@@ -1,0 +1,53 @@
+/**
+ * Drawing digits from a trained generator: images for requested labels, in eval mode (batch norm
+ * uses its running statistics, as the PyTorch reference samples) and without recording a graph.
+ * Also the conversion to MNIST's bytes (0 background, 255 ink).
+ */
+import * as T from "../tensor/index.js";
+import type { Prng } from "../tensor/index.js";
+import { oneHot } from "../mnist/batches.js";
+import type { Generator } from "./models.js";
+import { NUM_CLASSES } from "./models.js";
+
+/**
+ * Generates one image per label.
+ * @param labels (n) digits 0..9
+ * @param noise optional (n, latent) noise; drawn from `prng` N(0,1) when absent
+ * @returns (n, 1, 28, 28) values in [-1, 1]
+ */
+export function generateImages(G: Generator, labels: Uint8Array, prng: Prng, noise?: Float32Array, chunk = 500): Float32Array {
+  const n = labels.length;
+  const Z = G.latent;
+  const z = noise ?? prng.fillNormal(T.alloc(n * Z));
+  if (z.length !== n * Z) throw new Error(`generateImages: noise holds ${z.length} values, need ${n}x${Z}`);
+  const out = T.alloc(n * 784);
+  const wasTraining = G.training;
+  G.eval();
+  try {
+    T.noGrad(() => {
+      for (let s = 0; s < n; s += chunk) {
+        const e = Math.min(n, s + chunk);
+        const zt = new T.Tensor([e - s, Z], z.subarray(s * Z, e * Z));
+        const yt = new T.Tensor([e - s, NUM_CLASSES], oneHot(labels.subarray(s, e)));
+        out.set(G.forward(zt, yt).data, s * 784);
+      }
+    });
+  } finally {
+    G.train(wasTraining);
+  }
+  return out;
+}
+
+/** [-1, 1] floats to MNIST bytes: round((x + 1) * 127.5), clamped to 0..255. */
+export function toMnistBytes(images: Float32Array): Uint8Array {
+  const out = new Uint8Array(images.length);
+  for (let i = 0; i < images.length; i++) out[i] = Math.min(255, Math.max(0, Math.round((images[i]! + 1) * 127.5)));
+  return out;
+}
+
+/** `perDigit` copies of each digit 0..9, in order: 0,0,...,1,1,... */
+export function digitLabels(perDigit: number, digits: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]): Uint8Array {
+  const out = new Uint8Array(perDigit * digits.length);
+  digits.forEach((d, i) => out.fill(d, i * perDigit, (i + 1) * perDigit));
+  return out;
+}
