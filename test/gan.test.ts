@@ -1,0 +1,171 @@
+/**
+ * The conditional WGAN: both models' PyTorch names and shapes, output shapes and ranges, a short
+ * training run that lowers the critic loss while keeping every critic weight inside the clip,
+ * seeded sampling, and bit-exact resumption of a run.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import * as T from "../src/tensor/index.js";
+import { Prng } from "../src/tensor/index.js";
+import { loadMnist } from "../src/mnist/dataset.js";
+import type { BatchSource } from "../src/mnist/batches.js";
+import { Batcher } from "../src/mnist/batches.js";
+import { createCritic, createGenerator, labelPlanes, MODEL_KINDS } from "../src/gan/models.js";
+import { DEFAULT_CONFIG, RUN_FILES, TrainingRun } from "../src/gan/run.js";
+import type { TrainConfig } from "../src/gan/run.js";
+import { digitLabels, generateImages, toMnistBytes } from "../src/gan/sampling.js";
+import { Wgan } from "../src/gan/wgan.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "gan-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** state_dict() names and shapes of shared/anchors/torch_cwgan.py, read off its layer definitions. */
+const BN = (i: number, c: number): [string, number[]][] => [
+  [`net.${i}.weight`, [c]], [`net.${i}.bias`, [c]], [`net.${i}.running_mean`, [c]], [`net.${i}.running_var`, [c]], [`net.${i}.num_batches_tracked`, []],
+];
+const TORCH_NAMES: Record<string, [string, number[]][]> = {
+  "mlp generator": [
+    ["net.0.weight", [128, 110]], ["net.0.bias", [128]],
+    ["net.2.weight", [256, 128]], ["net.2.bias", [256]], ...BN(3, 256),
+    ["net.5.weight", [512, 256]], ["net.5.bias", [512]], ...BN(6, 512),
+    ["net.8.weight", [1024, 512]], ["net.8.bias", [1024]], ...BN(9, 1024),
+    ["net.11.weight", [784, 1024]], ["net.11.bias", [784]],
+  ],
+  "mlp critic": [
+    ["net.0.weight", [512, 794]], ["net.0.bias", [512]], ["net.2.weight", [512, 512]], ["net.2.bias", [512]],
+    ["net.4.weight", [512, 512]], ["net.4.bias", [512]], ["net.6.weight", [1, 512]], ["net.6.bias", [1]],
+  ],
+  "conv generator": [
+    ["fc.0.weight", [3136, 110]], ["fc.0.bias", [3136]],
+    ...BN(1, 3136).map(([n, s]): [string, number[]] => [n.replace("net.", "fc."), s]),
+    ["up.0.weight", [64, 32, 4, 4]], ["up.0.bias", [32]],
+    ...BN(1, 32).map(([n, s]): [string, number[]] => [n.replace("net.", "up."), s]),
+    ["up.3.weight", [32, 1, 4, 4]], ["up.3.bias", [1]],
+  ],
+  "conv critic": [
+    ["conv.0.weight", [32, 11, 4, 4]], ["conv.0.bias", [32]], ["conv.2.weight", [64, 32, 4, 4]], ["conv.2.bias", [64]],
+    ["fc.weight", [1, 3136]], ["fc.bias", [1]],
+  ],
+};
+
+describe("models", () => {
+  for (const kind of MODEL_KINDS) {
+    it(`${kind}: state names and shapes are PyTorch's`, () => {
+      const prng = new Prng(1);
+      const names = (m: { stateEntries(): [string, { shape: readonly number[] }][] }): [string, number[]][] =>
+        m.stateEntries().map(([n, t]) => [n, [...t.shape]]);
+      expect(names(createGenerator(kind, 100, prng))).toEqual(TORCH_NAMES[`${kind} generator`]);
+      expect(names(createCritic(kind, prng))).toEqual(TORCH_NAMES[`${kind} critic`]);
+    });
+
+    it(`${kind}: generator gives (B,1,28,28) in [-1,1]; critic gives (B,1)`, () => {
+      const prng = new Prng(2);
+      const G = createGenerator(kind, 100, prng), D = createCritic(kind, prng);
+      const z = T.zeros([5, 100]);
+      prng.fillNormal(z.data, 0, 3);
+      const y = T.tensor([5, 10], Array.from({ length: 50 }, (_, i) => (i % 10 === i / 10 ? 1 : 0)));
+      const x = G.forward(z, y);
+      expect(x.shape).toEqual([5, 1, 28, 28]);
+      expect(Math.max(...x.data)).toBeLessThanOrEqual(1);
+      expect(Math.min(...x.data)).toBeGreaterThanOrEqual(-1);
+      expect(new Set(x.data).size).toBeGreaterThan(100);
+      expect(D.forward(x, y).shape).toEqual([5, 1]);
+    });
+  }
+
+  it("label planes put ones on the digit's plane only", () => {
+    const y = T.tensor([2, 10], [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const p = labelPlanes(y).data;
+    const plane = (b: number, c: number): number[] => [...p.subarray((b * 10 + c) * 784, (b * 10 + c + 1) * 784)];
+    expect(plane(0, 2).every((v) => v === 1)).toBe(true);
+    expect(plane(1, 9).every((v) => v === 1)).toBe(true);
+    expect(p.reduce((s, v) => s + v, 0)).toBe(2 * 784);
+  });
+});
+
+/** The first n test images as a batch source (quicker to load than the training set). */
+function subset(n: number): BatchSource {
+  const d = loadMnist("test");
+  return { n, pixels: d.pixels.subarray(0, n * 784), labels: d.labels.subarray(0, n) };
+}
+
+describe("training", () => {
+  for (const kind of MODEL_KINDS)
+    it(`${kind}: a few dozen critic steps lower the critic loss and keep every critic weight within the clip`, () => {
+      const prng = new Prng(3);
+      const c = { ...DEFAULT_CONFIG, lr: 1e-3 }; // a larger step than the recipe's, to see progress in few steps
+      const wgan = new Wgan(createGenerator(kind, 100, prng), createCritic(kind, prng), prng, c);
+      const batcher = new Batcher(subset(1024), prng, { batchSize: 16 });
+      const losses: number[] = [];
+      let gSteps = 0;
+      for (const b of batcher.epoch()) {
+        const l = wgan.step(b.images, b.oneHot, b.index);
+        losses.push(l.criticLoss);
+        if (l.generatorLoss !== null) gSteps++;
+        if (losses.length === 25) break;
+      }
+      const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
+      expect(mean(losses.slice(-10))).toBeLessThan(mean(losses.slice(0, 5)));
+      expect(gSteps).toBe(5); // after batches 0, 5, ..., 20
+      let largest = 0;
+      for (const v of wgan.D.flatParameters().data) largest = Math.max(largest, Math.abs(v));
+      expect(largest).toBe(Math.fround(c.clip)); // every weight within the clip, and the clip is active, not vacuous
+    });
+
+  it("the paper's schedule runs 100 critic steps before each of the first generator steps", () => {
+    const prng = new Prng(4);
+    const wgan = new Wgan(createGenerator("mlp", 100, prng), createCritic("mlp", prng), prng, { ...DEFAULT_CONFIG, paperSchedule: true });
+    expect(wgan.criticItersNeeded()).toBe(100);
+    wgan.generatorSteps = 30;
+    expect(wgan.criticItersNeeded()).toBe(5);
+    wgan.generatorSteps = 500;
+    expect(wgan.criticItersNeeded()).toBe(100);
+  });
+});
+
+describe("sampling", () => {
+  it("is repeatable by seed, differs between seeds, and gives MNIST bytes", () => {
+    const G = createGenerator("mlp", 100, new Prng(5));
+    const labels = digitLabels(3);
+    const a = generateImages(G, labels, new Prng(42));
+    const b = generateImages(G, labels, new Prng(42));
+    const c = generateImages(G, labels, new Prng(43));
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+    expect(a.length).toBe(30 * 784);
+    expect([...toMnistBytes(new Float32Array([-1, 0, 1, 2, -3]))]).toEqual([0, 128, 255, 255, 0]);
+    expect(G.training).toBe(true); // restored after sampling in eval mode
+  });
+});
+
+describe("resume", () => {
+  const config: TrainConfig = { ...DEFAULT_CONFIG, model: "conv", epochs: 2, batch: 8, limitBatches: 4, seed: 11 };
+  const data = subset(128);
+  const trainTo = (run: TrainingRun, epochs: number): void => {
+    while (run.epoch < epochs) {
+      run.trainEpoch();
+      run.writeLosses();
+      run.saveCheckpoint();
+    }
+  };
+  const files = [RUN_FILES.generator, RUN_FILES.critic, RUN_FILES.optimG, RUN_FILES.optimD, RUN_FILES.state];
+
+  it("resuming after epoch 1 gives bit-identical weights, optimizer state and counters after epoch 2", () => {
+    const straight = TrainingRun.create(join(tmp, "straight"), config, data);
+    trainTo(straight, 2);
+    const first = TrainingRun.create(join(tmp, "resumed"), config, data);
+    trainTo(first, 1);
+    const resumed = TrainingRun.resume(join(tmp, "resumed"), data);
+    expect(resumed.epoch).toBe(1);
+    trainTo(resumed, 2);
+    for (const f of files) expect(readFileSync(join(tmp, "resumed", f)), f).toEqual(readFileSync(join(tmp, "straight", f)));
+    expect(readFileSync(join(tmp, "resumed", RUN_FILES.losses), "utf8")).toBe(readFileSync(join(tmp, "straight", RUN_FILES.losses), "utf8"));
+  });
+
+  it("refuses to start over an existing run and to resume a folder without one", () => {
+    expect(() => TrainingRun.create(join(tmp, "straight"), config, data)).toThrow(/already holds a run/);
+    expect(() => TrainingRun.resume(join(tmp, "nothing-here"), data)).toThrow(/not a run folder/);
+  });
+});
