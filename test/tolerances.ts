@@ -22,3 +22,7 @@ export const ADJOINT_REL_TOL = 1e-5;
 
 /** Hand-worked optimizer steps, computed in float32 against float64 arithmetic in the test. */
 export const OPTIM_ABS_TOL = 1e-6;
+
+/** Our generator against PyTorch's on the same weights and noise: images in [-1, 1], max absolute
+ * difference (different summation orders through five layers, in float32 on both sides). */
+export const TORCH_ABS_TOL = 1e-4;
