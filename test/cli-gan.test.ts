@@ -1,0 +1,104 @@
+/**
+ * The train, generate and sample commands end to end, as child processes: what they write, that a
+ * seed repeats, and every bad-input case: one line on stderr, exit code 2 for a wrongly written
+ * command and 1 for a failure at run time, and no output file left behind.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Prng } from "../src/tensor/index.js";
+import { saveModule } from "../src/nn/index.js";
+import { createCritic, createGenerator } from "../src/gan/models.js";
+import { readImagesLabels } from "../src/mnist/idx.js";
+import { readPng } from "../src/mnist/png.js";
+
+const root = join(import.meta.dirname, "..");
+const dir = mkdtempSync(join(tmpdir(), "cli-gan-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: root, encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A failure: the exit code, and exactly one line on stderr matching `pattern`. */
+function expectFailure(r: ReturnType<typeof run>, code: number, pattern: RegExp): void {
+  expect(r.code, r.err).toBe(code);
+  expect(r.err.trimEnd().split("\n")).toHaveLength(1);
+  expect(r.err).toMatch(pattern);
+}
+
+const gen = join(dir, "g.safetensors");
+const critic = join(dir, "d.safetensors");
+saveModule(gen, createGenerator("conv", 100, new Prng(1)), { architecture: "conv", role: "generator", latent: "100" });
+saveModule(critic, createCritic("conv", new Prng(1)), { architecture: "conv", role: "critic" });
+
+describe("generate and sample", () => {
+  it("generate: the same seed draws the same grid, another seed another", () => {
+    const a = join(dir, "a.png"), b = join(dir, "b.png"), c = join(dir, "c.png");
+    expect(run("generate", "--digit", "7", "--count", "6", "--seed", "42", "--checkpoint", gen, "--out", a).code).toBe(0);
+    expect(run("generate", "--digit", "7", "--count", "6", "--seed", "42", "--checkpoint", gen, "--out", b).code).toBe(0);
+    const r = run("generate", "--digit", "all", "--checkpoint", gen, "--out", c);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/seed \d+/); // a fresh seed, printed
+    expect(readFileSync(a)).toEqual(readFileSync(b));
+    expect(readPng(a).width).toBe(3 * 56 + 4); // 6 images: 3 columns of 28x2 pixels and 4 border lines
+    expect(readPng(c).width).toBe(10 * 56 + 11);
+    const d = join(dir, "d.png");
+    run("generate", "--digit", "7", "--count", "6", "--seed", "43", "--checkpoint", gen, "--out", d);
+    expect(readFileSync(d)).not.toEqual(readFileSync(a));
+  });
+
+  it("sample: an IDX pair any MNIST reader takes, labels the requested digits", () => {
+    const prefix = join(dir, "s");
+    expect(run("sample", "--per-digit", "3", "--seed", "1", "--checkpoint", gen, "--out", prefix).code).toBe(0);
+    const s = readImagesLabels(`${prefix}-images-idx3-ubyte`, `${prefix}-labels-idx1-ubyte`);
+    expect(s.n).toBe(30);
+    expect([...s.labels]).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9]);
+    expect(new Set(s.images).size).toBeGreaterThan(50);
+  });
+
+  it("bad input: one line, exit 2 for usage and 1 at run time, no partial output", () => {
+    const out = join(dir, "never.png");
+    expectFailure(run("generate", "--digit", "12", "--checkpoint", gen, "--out", out), 2, /--digit must be 0\.\.9 or all, got '12'/);
+    expectFailure(run("generate", "--digit", "3", "--bogus", "1"), 2, /unknown flag --bogus/);
+    expectFailure(run("generate", "--digit", "3", "--out", out), 2, /--checkpoint is required/);
+    expectFailure(run("generate", "--digit", "3", "--count", "x", "--checkpoint", gen, "--out", out), 2, /--count must be an integer/);
+    expectFailure(run("generate", "--digit", "3", "--checkpoint", join(dir, "missing.safetensors"), "--out", out), 1, /no such file/);
+    const corrupt = join(dir, "corrupt.safetensors");
+    writeFileSync(corrupt, readFileSync(gen).subarray(0, 5000));
+    expectFailure(run("generate", "--digit", "3", "--checkpoint", corrupt, "--out", out), 1, /corrupt\.safetensors: /);
+    expectFailure(run("generate", "--digit", "3", "--checkpoint", critic, "--out", out), 1, /a critic checkpoint, not a generator/);
+    expectFailure(run("sample", "--checkpoint", dir, "--out", join(dir, "x")), 1, /run folder has no generator\.safetensors/);
+    expectFailure(run("generate", "--digit", "3", "--checkpoint", gen, "--out", join(gen, "sub", "x.png")), 1, /cannot (create|write)/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([]);
+  });
+});
+
+describe("train", () => {
+  const runDir = join(dir, "run");
+  it("trains, writes the run folder, and resumes", () => {
+    const r = run("train", "--model", "mlp", "--epochs", "1", "--limit-batches", "3", "--seed", "5", "--out", runDir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/epoch 1\/1 .*critic -?\d/);
+    for (const f of ["config.json", "state.json", "generator.safetensors", "critic.safetensors", "losses.jsonl", "losses.png", "samples/epoch-001.png"])
+      expect(existsSync(join(runDir, f)), f).toBe(true);
+    expect(readFileSync(join(runDir, "losses.jsonl"), "utf8").trim().split("\n")).toHaveLength(3);
+    const again = run("train", "--resume", runDir, "--epochs", "2");
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toMatch(/resuming .* after epoch 1 of 2/);
+    expect(existsSync(join(runDir, "samples/epoch-002.png"))).toBe(true);
+    expect(run("generate", "--digit", "1", "--checkpoint", runDir, "--out", join(dir, "from-run.png")).code).toBe(0);
+  });
+
+  it("bad input", () => {
+    expectFailure(run("train", "--model", "gru"), 2, /--model must be mlp or conv, got 'gru'/);
+    expectFailure(run("train", "--epochs", "0"), 2, /--epochs must be at least 1/);
+    expectFailure(run("train", "--resume", runDir, "--lr", "0.1"), 2, /--lr cannot change when resuming/);
+    expectFailure(run("train", "--resume", join(dir, "none")), 1, /not a run folder/);
+    expectFailure(run("train", "--out", runDir, "--epochs", "1"), 1, /already holds a run/);
+  });
+});
