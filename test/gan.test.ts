@@ -17,6 +17,7 @@ import { DEFAULT_CONFIG, RUN_FILES, TrainingRun } from "../src/gan/run.js";
 import type { TrainConfig } from "../src/gan/run.js";
 import { digitLabels, generateImages, toMnistBytes } from "../src/gan/sampling.js";
 import { Wgan } from "../src/gan/wgan.js";
+import { createEvaluator } from "../src/recognition/evaluate.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gan-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -162,6 +163,20 @@ describe("resume", () => {
     trainTo(resumed, 2);
     for (const f of files) expect(readFileSync(join(tmp, "resumed", f)), f).toEqual(readFileSync(join(tmp, "straight", f)));
     expect(readFileSync(join(tmp, "resumed", RUN_FILES.losses), "utf8")).toBe(readFileSync(join(tmp, "straight", RUN_FILES.losses), "utf8"));
+  });
+
+  it("evaluation after an epoch appends the classifier's judgement to metrics.jsonl", () => {
+    const run = TrainingRun.create(join(tmp, "judged"), { ...config, epochs: 1, evalPerDigit: 20 }, data);
+    run.trainEpoch();
+    expect(run.evaluationDue()).toBe(true);
+    const m = run.evaluate(createEvaluator({ realLimit: 500 }));
+    expect(m.epoch).toBe(1);
+    expect(m.conditional_accuracy).toBeGreaterThanOrEqual(0);
+    expect(m.conditional_accuracy).toBeLessThanOrEqual(1);
+    expect(m.fid).toBeGreaterThan(0);
+    expect(m.diversity).toBeGreaterThan(0);
+    const lines = readFileSync(join(tmp, "judged", RUN_FILES.metrics), "utf8").trim().split("\n");
+    expect(lines.map((l) => JSON.parse(l))).toEqual([m]);
   });
 
   it("refuses to start over an existing run and to resume a folder without one", () => {

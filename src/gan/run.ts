@@ -19,6 +19,7 @@ import { createCritic, createGenerator, MODEL_KINDS } from "./models.js";
 import type { ModelKind } from "./models.js";
 import { digitLabels, generateImages } from "./sampling.js";
 import { Wgan } from "./wgan.js";
+import type { Evaluator } from "../recognition/evaluate.js";
 import type { StepLosses } from "./wgan.js";
 
 export interface TrainConfig {
@@ -33,6 +34,10 @@ export interface TrainConfig {
   /** Train on only the first N batches of each epoch (quick runs); null for all. */
   limitBatches: number | null;
   paperSchedule: boolean;
+  /** Evaluate the generator with the digit classifier every N epochs (0: never). */
+  evalEvery: number;
+  /** Samples of each digit drawn for an evaluation. */
+  evalPerDigit: number;
 }
 
 /** The plain recipe of the WGAN paper's code and our PyTorch reference. */
@@ -46,7 +51,12 @@ export const DEFAULT_CONFIG: Omit<TrainConfig, "seed"> = {
   latent: 100,
   limitBatches: null,
   paperSchedule: false,
+  evalEvery: 1,
+  evalPerDigit: 1000,
 };
+
+/** Settings a resumed run may change: none of them alter the training arithmetic. */
+export type ResumeChangeable = "epochs" | "evalEvery" | "evalPerDigit";
 
 export const RUN_FILES = {
   config: "config.json",
@@ -57,6 +67,8 @@ export const RUN_FILES = {
   optimD: "optim-critic.safetensors",
   losses: "losses.jsonl",
   lossPlot: "losses.png",
+  metrics: "metrics.jsonl",
+  metricsPlot: "metrics.png",
   samples: "samples",
 } as const;
 
@@ -78,6 +90,16 @@ export interface LossRecord {
   generator_loss: number | null;
 }
 
+/** One line of metrics.jsonl: the generator judged by the digit classifier after an epoch. */
+export interface MetricsRecord {
+  epoch: number;
+  step: number;
+  conditional_accuracy: number;
+  fid: number;
+  classifier_score: number;
+  diversity: number;
+}
+
 export interface EpochSummary {
   epoch: number;
   batches: number;
@@ -87,14 +109,16 @@ export interface EpochSummary {
   generatorLoss: number;
 }
 
-/** Seed of the fixed noise for the per-epoch grids: apart from the training stream, so grids never perturb training. */
+/** Seeds of the fixed noise for grids and evaluations: apart from the training stream, so neither perturbs training. */
 const GRID_SEED_OFFSET = 0x5eed;
+const EVAL_SEED_OFFSET = 0xe7a1;
 
 export class TrainingRun {
   readonly wgan: Wgan;
   readonly batcher: Batcher;
   epoch = 0;
   readonly losses: LossRecord[] = [];
+  readonly metrics: MetricsRecord[] = [];
   private readonly gridNoise: Float32Array;
 
   private constructor(readonly dir: string, readonly config: TrainConfig, data: BatchSource) {
@@ -130,8 +154,8 @@ export class TrainingRun {
     return config;
   }
 
-  /** Reopens a run at its last completed epoch; `epochs` may raise the target. */
-  static resume(dir: string, data: BatchSource, changes: Partial<Pick<TrainConfig, "epochs">> = {}): TrainingRun {
+  /** Reopens a run at its last completed epoch; the target epochs and the evaluation settings may change. */
+  static resume(dir: string, data: BatchSource, changes: Partial<Pick<TrainConfig, ResumeChangeable>> = {}): TrainingRun {
     const config = { ...TrainingRun.readConfig(dir), ...changes };
     const statePath = join(dir, RUN_FILES.state);
     if (!existsSync(statePath)) throw new Error(`${dir}: no completed epoch to resume from (no ${RUN_FILES.state})`);
@@ -152,13 +176,9 @@ export class TrainingRun {
     run.wgan.criticSteps = state.criticSteps;
     run.wgan.generatorSteps = state.generatorSteps;
     run.wgan.criticSinceG = state.criticSinceG;
-    const lossPath = join(dir, RUN_FILES.losses);
-    if (existsSync(lossPath))
-      for (const line of readFileSync(lossPath, "utf8").split("\n"))
-        if (line.trim()) {
-          const rec = JSON.parse(line) as LossRecord;
-          if (rec.step <= state.criticSteps) run.losses.push(rec);
-        }
+    // records past the checkpoint (an epoch that was cut short) are dropped
+    run.losses.push(...readJsonLines<LossRecord>(join(dir, RUN_FILES.losses)).filter((r) => r.step <= state.criticSteps));
+    run.metrics.push(...readJsonLines<MetricsRecord>(join(dir, RUN_FILES.metrics)).filter((r) => r.epoch <= state.epoch));
     return run;
   }
 
@@ -212,6 +232,34 @@ export class TrainingRun {
     writeLinePlot(join(this.dir, RUN_FILES.lossPlot), [{ values: smooth.filter(keep), xs: steps.filter(keep), color: [200, 40, 40] }]);
   }
 
+  /** Whether this epoch is one to evaluate (every evalEvery-th, and the last). */
+  evaluationDue(): boolean {
+    const k = this.config.evalEvery;
+    return k > 0 && (this.epoch % k === 0 || this.epoch === this.config.epochs);
+  }
+
+  /**
+   * Judges the generator with the digit classifier on evalPerDigit samples of each digit (the same
+   * noise every time), and appends the result to metrics.jsonl and its plot.
+   */
+  evaluate(evaluator: Evaluator): MetricsRecord {
+    const labels = digitLabels(this.config.evalPerDigit);
+    const noise = new Prng(this.config.seed + EVAL_SEED_OFFSET);
+    const s = evaluator.score(generateImages(this.wgan.G, labels, noise), labels);
+    const rec: MetricsRecord = {
+      epoch: this.epoch, step: this.wgan.criticSteps, conditional_accuracy: s.conditional_accuracy,
+      fid: s.fid, classifier_score: s.classifier_score, diversity: s.diversity,
+    };
+    this.metrics.push(rec);
+    writeFileAtomic(join(this.dir, RUN_FILES.metrics), this.metrics.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const epochs = this.metrics.map((r) => r.epoch);
+    writeLinePlot(join(this.dir, RUN_FILES.metricsPlot), [
+      { values: this.metrics.map((r) => r.conditional_accuracy), xs: epochs, color: [30, 100, 200] },
+      { values: this.metrics.map((r) => r.diversity), xs: epochs, color: [40, 160, 60] },
+    ]);
+    return rec;
+  }
+
   /** Saves both networks and optimizers, then state.json last: a resume trusts only a complete set. */
   saveCheckpoint(): void {
     const { G, D, optG, optD, prng } = this.wgan;
@@ -231,6 +279,12 @@ export class TrainingRun {
   }
 }
 
+/** The records of a JSON-lines file, or none if it does not exist. */
+function readJsonLines<R>(path: string): R[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as R);
+}
+
 /** Checks a configuration's values (from flags or a config.json); `where` names the source in errors. */
 export function validateConfig(c: TrainConfig, where = "config"): void {
   const bad = (msg: string): never => {
@@ -243,6 +297,8 @@ export function validateConfig(c: TrainConfig, where = "config"): void {
   if (!(c.lr > 0)) bad(`lr must be positive, got ${c.lr}`);
   if (!(c.clip > 0)) bad(`clip must be positive, got ${c.clip}`);
   if (!Number.isInteger(c.seed)) bad(`seed must be an integer, got ${c.seed}`);
+  if (!Number.isInteger(c.evalEvery) || c.evalEvery < 0) bad(`evalEvery must be a whole number, got ${c.evalEvery}`);
+  if (!Number.isInteger(c.evalPerDigit) || c.evalPerDigit < 1) bad(`evalPerDigit must be a positive integer, got ${c.evalPerDigit}`);
   if (c.limitBatches !== null && (!Number.isInteger(c.limitBatches) || c.limitBatches < 1))
     bad(`limitBatches must be a positive integer, got ${c.limitBatches}`);
 }
