@@ -1,0 +1,176 @@
+/**
+ * `npm run bench:matmul`: GFLOP/s of every matmul kernel on the shapes our models actually multiply.
+ * Each kernel's output is first checked against `matmulNaive` (itself checked against the float64
+ * definition on sampled entries); a kernel that disagrees is never timed and the run exits 1.
+ * Single-threaded, one process; numbers are medians, so a busy machine shifts them but rarely flips
+ * a ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
+ */
+import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
+import { Prng } from "../src/tensor/prng.js";
+import { VerificationError, checkClose, timeMedian, type TimingOptions } from "./timing.js";
+
+/** One product C (M,N) = op(A)·op(B), with the transpose flags the model passes to `gemm`. */
+interface Shape {
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  /** Where the product comes from. */
+  note: string;
+}
+
+const SHAPES: Shape[] = [
+  // MLP forward, linear(): Y (B,out) = X (B,in) · Wᵀ, W stored (out,in), so transB. B = 64.
+  { m: 64, n: 512, k: 794, transA: false, transB: true, note: "mlp 794->512" },
+  { m: 64, n: 1024, k: 512, transA: false, transB: true, note: "mlp 512->1024" },
+  { m: 64, n: 784, k: 1024, transA: false, transB: true, note: "mlp 1024->784" },
+  // Conv forward on im2col: rows (R,O) = cols (R,CKK) · Wᵀ, W stored (O,CKK), so transB.
+  { m: 12544, n: 32, k: 176, transA: false, transB: true, note: "conv im2col" },
+  { m: 3136, n: 64, k: 512, transA: false, transB: true, note: "conv im2col" },
+  // The textbook square product, no transposes.
+  { m: 512, n: 512, k: 512, transA: false, transB: false, note: "square" },
+];
+
+/** float32 kernels summing in different orders: max |diff| relative to max |C| (as test/tolerances.ts). */
+const REL_TOL = 1e-5;
+/** Entries of naive's result checked against the float64 definition, per shape. */
+const SAMPLES = 64;
+
+const USAGE = "usage: npm run bench:matmul -- [--json] [--quick] [--kernel NAME]";
+
+interface Args {
+  json: boolean;
+  quick: boolean;
+  kernels: readonly MatmulKernel[];
+}
+
+/** Parses argv; any problem is one line on stderr and exit status 2. */
+function parseArgs(argv: string[]): Args {
+  const fail = (msg: string): never => {
+    console.error(`bench:matmul: ${msg} (${USAGE.slice(7)})`);
+    process.exit(2);
+  };
+  let json = false;
+  let quick = false;
+  let only: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--json") json = true;
+    else if (a === "--quick") quick = true;
+    else if (a === "--kernel" || a.startsWith("--kernel=")) {
+      only = a === "--kernel" ? argv[++i] : a.slice("--kernel=".length);
+      if (!only || only.startsWith("--")) fail("--kernel needs a name");
+    } else if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else fail(`unknown flag "${a}"`);
+  }
+  const names = MATMUL_KERNELS.map((k) => k.name);
+  if (only !== undefined && !names.includes(only)) fail(`unknown kernel "${only}", known: ${names.join(", ")}`);
+  const kernels = only === undefined ? MATMUL_KERNELS : MATMUL_KERNELS.filter((k) => k.name === only);
+  return { json, quick, kernels };
+}
+
+/** A (M,K) or, with transA, (K,M); B (K,N) or, with transB, (N,K); all row-major, as `gemm` takes them. */
+function operands(s: Shape, prng: Prng): { A: Float32Array; B: Float32Array } {
+  return {
+    A: prng.fillUniform(new Float32Array(s.m * s.k), -1, 1),
+    B: prng.fillUniform(new Float32Array(s.k * s.n), -1, 1),
+  };
+}
+
+/** Checks SAMPLES entries of C against op(A)·op(B) summed in float64, straight from the definition. */
+function checkAgainstDefinition(s: Shape, A: Float32Array, B: Float32Array, C: Float32Array, prng: Prng, what: string): number {
+  const { m: M, n: N, k: K, transA, transB } = s;
+  const got: number[] = [];
+  const want: number[] = [];
+  for (let t = 0; t < SAMPLES; t++) {
+    const i = prng.int(M);
+    const j = prng.int(N);
+    let sum = 0;
+    for (let p = 0; p < K; p++) sum += (transA ? A[p * M + i]! : A[i * K + p]!) * (transB ? B[j * K + p]! : B[p * N + j]!);
+    got.push(C[i * N + j]!);
+    want.push(sum);
+  }
+  return checkClose(what, got, want, REL_TOL);
+}
+
+function shapeLabel(s: Shape): string {
+  const t = (s.transA ? "Aᵀ" : "A") + "·" + (s.transB ? "Bᵀ" : "B");
+  return `${s.m}x${s.n}x${s.k} ${t}`;
+}
+
+interface Result {
+  m: number;
+  n: number;
+  k: number;
+  kernel: string;
+  threads: number;
+  gflops: number;
+  transA: boolean;
+  transB: boolean;
+  /** Median seconds per product, and how many timed runs it is the median of. */
+  seconds: number;
+  runs: number;
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  // Naive is slow (about 0.5 s per conv-sized product), so it gets the minimum 5 runs; the fast
+  // kernels run until half a second has passed, which for small shapes means many more.
+  const timing = (k: MatmulKernel): TimingOptions =>
+    args.quick
+      ? { warmup: 1, minRuns: 3, minSeconds: k === matmulNaive ? 0 : 0.15 }
+      : { warmup: 1, minRuns: 5, minSeconds: k === matmulNaive ? 0 : 0.5 };
+
+  const results: Result[] = [];
+  const cols = ["shape", "from", "kernel", "GFLOP/s", "vs naive", "rel err", "runs"];
+  const widths = [22, 14, 9, 9, 9, 9, 5];
+  const row = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  console.log(`matmul kernels, 1 thread, median GFLOP/s (2·M·N·K / time)${args.quick ? ", --quick" : ""}`);
+  console.log(row(cols));
+  console.log(row(widths.map((w) => "-".repeat(w))));
+
+  for (const s of SHAPES) {
+    const prng = new Prng(1234);
+    const { A, B } = operands(s, prng);
+    const { m: M, n: N, k: K, transA, transB } = s;
+    const flops = 2 * M * N * K;
+    const label = shapeLabel(s);
+
+    // The reference result for this shape: naive's, vouched for by the float64 definition.
+    const ref = new Float32Array(M * N).fill(NaN);
+    matmulNaive.gemm(transA, transB, M, N, K, A, B, ref, false);
+    let naiveGflops: number | undefined;
+
+    for (const kernel of args.kernels) {
+      const C = new Float32Array(M * N).fill(NaN); // NaN: a kernel that skips an entry cannot pass
+      let err: number;
+      try {
+        if (kernel === matmulNaive) {
+          err = checkAgainstDefinition(s, A, B, ref, prng, `naive on ${label} vs float64 definition`);
+        } else {
+          kernel.gemm(transA, transB, M, N, K, A, B, C, false);
+          err = checkClose(`${kernel.name} on ${label} vs naive`, C, ref, REL_TOL);
+        }
+      } catch (e) {
+        if (!(e instanceof VerificationError)) throw e;
+        console.error(`bench:matmul: verification FAILED, refusing to time: ${e.message}`);
+        process.exit(1);
+      }
+      const t = timeMedian(() => kernel.gemm(transA, transB, M, N, K, A, B, C, false), timing(kernel));
+      const gflops = flops / t.median / 1e9;
+      if (kernel === matmulNaive) naiveGflops = gflops;
+      const speedup = naiveGflops === undefined ? "-" : `${(gflops / naiveGflops).toFixed(1)}x`;
+      console.log(row([label, s.note, kernel.name, gflops.toFixed(2), speedup, err.toExponential(1), String(t.samples.length)]));
+      results.push({
+        m: M, n: N, k: K, kernel: kernel.name, threads: 1, gflops: Number(gflops.toFixed(3)),
+        transA, transB, seconds: Number(t.median.toPrecision(4)), runs: t.samples.length,
+      });
+    }
+  }
+  if (args.json) console.log(JSON.stringify({ results }));
+}
+
+main();
