@@ -14,8 +14,8 @@ import { ProgressBar } from "../util/progress.js";
 const USAGE = "tsx src/main.ts classifier (train | test) [flags]";
 
 const TRAIN_FLAGS: FlagSpecs = {
-  epochs: { type: "int", help: "passes over the training images (the last at a tenth of the learning rate)", default: 3, min: 1 },
-  out: { type: "string", help: "checkpoint to write", default: "models/classifier.safetensors" },
+  epochs: { type: "int", help: "passes over the training images (the last at a tenth of the learning rate)", default: 4, min: 1 },
+  out: { type: "string", help: "checkpoint to write (default: models/classifier.safetensors of this repo)" },
   seed: { type: "int", help: "seed for the initial weights and the batch order", default: 1 },
   limit: { type: "int", help: "train on only the first N training images", min: 1 },
   batch: { type: "int", help: "mini-batch size", default: 64, min: 1 },
@@ -59,7 +59,7 @@ export const command = {
 function train(argv: string[]): void {
   const f = parseFlags(argv, TRAIN_FLAGS, "classifier train");
   if (f.help) return void console.log(formatHelp("tsx src/main.ts classifier train [flags]", TRAIN_FLAGS));
-  const out = f.out as string;
+  const out = (f.out as string | undefined) ?? DEFAULT_CLASSIFIER_PATH;
   const epochs = f.epochs as number;
   const seed = f.seed as number;
   const batchSize = f.batch as number;
