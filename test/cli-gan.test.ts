@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Prng } from "../src/tensor/index.js";
 import { saveModule } from "../src/nn/index.js";
 import { createCritic, createGenerator } from "../src/gan/models.js";
-import { readImagesLabels } from "../src/mnist/idx.js";
+import { readImagesLabels, writeIdx } from "../src/mnist/idx.js";
+import { loadMnist } from "../src/mnist/dataset.js";
 import { readPng } from "../src/mnist/png.js";
 
 const root = join(import.meta.dirname, "..");
@@ -58,6 +59,27 @@ describe("generate and sample", () => {
     expect(s.n).toBe(30);
     expect([...s.labels]).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9]);
     expect(new Set(s.images).size).toBeGreaterThan(50);
+  });
+
+  it("evaluate --checkpoint draws its own samples and judges them", () => {
+    // a small MNIST folder keeps the classifier's reference statistics quick to compute
+    const mnist = join(dir, "mnist");
+    const test = loadMnist("test");
+    for (const split of ["train", "t10k"]) {
+      writeIdx(join(mnist, `${split}-images-idx3-ubyte`), [300, 28, 28], test.images.subarray(0, 300 * 784));
+      writeIdx(join(mnist, `${split}-labels-idx1-ubyte`), [300], test.labels.subarray(0, 300));
+    }
+    const r = run("evaluate", "--checkpoint", gen, "--per-digit", "5", "--data", mnist, "--json");
+    expect(r.code, r.err).toBe(0);
+    const json = JSON.parse(r.out.trim().split("\n").pop()!);
+    expect(json.n).toBe(50);
+    for (const k of ["conditional_accuracy", "fid", "classifier_score", "diversity"]) {
+      expect(typeof json[k]).toBe("number");
+      expect(typeof json.real[k]).toBe("number");
+    }
+    expect(json.real.conditional_accuracy).toBeGreaterThan(0.95); // real digits, the ceiling
+    expect(existsSync(join(dir, "report.md"))).toBe(true);
+    expectFailure(run("evaluate", "--checkpoint", gen, "--samples", join(dir, "s")), 2, /either --samples PREFIX or --checkpoint G/);
   });
 
   it("bad input: one line, exit 2 for usage and 1 at run time, no partial output", () => {

@@ -81,7 +81,7 @@ describe("evaluate: bad samples", () => {
   it("no --samples is a usage error (exit 2)", () => {
     const r = run("evaluate");
     expect(r.code).toBe(2);
-    expect(r.err).toBe("error: evaluate: give --samples PREFIX (see --help)\n");
+    expect(r.err).toBe("error: evaluate: give either --samples PREFIX or --checkpoint G (see --help)\n");
   });
 });
 
