@@ -2,22 +2,18 @@
  * The `data` command end to end, run as a child process (`node --import tsx src/main.ts data ...`):
  * exit code 0 and the known counts for --stats, 2 for a wrongly written command, 1 for a corrupt file.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeIdx } from "../src/mnist/idx.js";
 import { readPng } from "../src/mnist/png.js";
+import { runCli, type CliResult } from "./cli.js";
 
-const root = join(import.meta.dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "cli-data-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", "data", ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const run = (...args: string[]): CliResult => runCli("data", ...args);
 
 describe("data command", () => {
   it("--stats prints the per-digit counts of the bundled set", () => {

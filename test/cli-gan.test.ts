@@ -3,7 +3,6 @@
  * seed repeats, and every bad-input case: one line on stderr, exit code 2 for a wrongly written
  * command and 1 for a failure at run time, and no output file left behind.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,22 +13,13 @@ import { createCritic, createGenerator } from "../src/gan/models.js";
 import { readImagesLabels, writeIdx } from "../src/mnist/idx.js";
 import { loadMnist } from "../src/mnist/dataset.js";
 import { readPng } from "../src/mnist/png.js";
+import { expectCliFailure, runCli } from "./cli.js";
 
-const root = join(import.meta.dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "cli-gan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** A failure: the exit code, and exactly one line on stderr matching `pattern`. */
-function expectFailure(r: ReturnType<typeof run>, code: number, pattern: RegExp): void {
-  expect(r.code, r.err).toBe(code);
-  expect(r.err.trimEnd().split("\n")).toHaveLength(1);
-  expect(r.err).toMatch(pattern);
-}
+const run = runCli;
+const expectFailure = expectCliFailure;
 
 const gen = join(dir, "g.safetensors");
 const critic = join(dir, "d.safetensors");

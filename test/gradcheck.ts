@@ -7,13 +7,17 @@ import { expect } from "vitest";
 import { Prng, Tensor } from "../src/tensor/index.js";
 import { GRAD_REL_TOL, GRAD_STEP } from "./tolerances.js";
 
-/** Max |a - n| / max(max |n|, 1e-3): the error of the worst entry relative to the gradient's scale. */
-export function relError(analytic: ArrayLike<number>, numeric: ArrayLike<number>): number {
+/**
+ * max_i |a_i - ref_i| / max(max_i |ref_i|, floor): the worst entry's error relative to the scale of
+ * the reference. Used for gradients (floor 1e-3, so near-zero gradients are not divided by ~0) and
+ * for kernels against their references.
+ */
+export function maxRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>, floor = 1e-30): number {
   let worst = 0;
-  let scale = 1e-3;
-  for (let i = 0; i < numeric.length; i++) {
-    worst = Math.max(worst, Math.abs(analytic[i]! - numeric[i]!));
-    scale = Math.max(scale, Math.abs(numeric[i]!));
+  let scale = floor;
+  for (let i = 0; i < ref.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i]! - ref[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
   }
   return worst / scale;
 }
@@ -73,7 +77,7 @@ export function checkGradients(
       numeric.push((lp - lm) / (2 * h));
       analytic.push(x.grad ? x.grad[i]! : 0);
     }
-    const err = relError(analytic, numeric);
+    const err = maxRelDiff(analytic, numeric, 1e-3);
     worst = Math.max(worst, err);
     expect(err, `gradient of input ${shapeOf(x)}`).toBeLessThan(opts.tol ?? GRAD_REL_TOL);
   }

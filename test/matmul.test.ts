@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { MATMUL_KERNELS } from "../src/tensor/kernels/matmul.js";
 import { Prng } from "../src/tensor/prng.js";
+import { maxRelDiff } from "./gradcheck.js";
 import { KERNEL_REL_TOL } from "./tolerances.js";
 
 /** C (M,N) = op(A)·op(B) in float64, straight from the definition. */
@@ -18,16 +19,6 @@ function reference(ta: boolean, tb: boolean, M: number, N: number, K: number, A:
       C[i * N + j] = s;
     }
   return C;
-}
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let worst = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return worst / scale;
 }
 
 const SHAPES: [number, number, number][] = [

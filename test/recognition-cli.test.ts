@@ -4,7 +4,6 @@
  * missing, not safetensors, or of another shape. Each must exit 1 with one line and no stack trace
  * (2 for a wrongly written command). These fail before any real work, so they are quick.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,24 +12,13 @@ import { writeIdx } from "../src/mnist/idx.js";
 import { Linear, saveModule } from "../src/nn/index.js";
 import { Classifier, saveClassifier } from "../src/recognition/classifier.js";
 import { Prng } from "../src/tensor/prng.js";
+import { expectCliFailure, runCli, type CliResult } from "./cli.js";
 
-const root = join(import.meta.dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "recognition-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** Expects exit code 1 and exactly one stderr line `error: ...` matching `pattern`. */
-function expectOneLineFailure(r: ReturnType<typeof run>, pattern: RegExp): void {
-  expect(r.code).toBe(1);
-  expect(r.err.split("\n").filter((l) => l !== "")).toHaveLength(1);
-  expect(r.err).toMatch(/^error: /);
-  expect(r.err).toMatch(pattern);
-  expect(r.err).not.toMatch(/\bat .*\.ts:\d+/); // no stack frames
-}
+const run = runCli;
+const expectOneLineFailure = (r: CliResult, pattern: RegExp): void => expectCliFailure(r, 1, pattern);
 
 /** Writes a sample pair PREFIX-images/labels with the given image size and labels. */
 function writePair(prefix: string, labels: number[], h = 28, w = 28): void {
