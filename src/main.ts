@@ -6,15 +6,14 @@
 import { UsageError } from "./cli/errors.js";
 
 export interface Command {
-  summary: string;
   run(argv: string[]): Promise<void> | void;
 }
 
-/** Command name -> module that exports `command: Command`. */
+/** Command name -> its one-line summary for --help, and the module that exports `command: Command`. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   data: { summary: "inspect MNIST: per-digit counts and mean pixel, a PNG of real digits", load: () => import("./cli/data.js") },
   classifier: { summary: "train the MNIST classifier that judges samples, or measure it on the test set", load: () => import("./cli/classifier.js") },
-  evaluate: { summary: "judge conditional samples (an IDX pair) with the classifier, beside real digits; write a report", load: () => import("./cli/evaluate.js") },
+  evaluate: { summary: "judge generated digits (an IDX pair, or drawn from a generator) with the classifier, beside real ones", load: () => import("./cli/evaluate.js") },
   train: { summary: "train the conditional WGAN on MNIST (grids, losses, checkpoints in runs/<name>/)", load: () => import("./cli/train.js") },
   generate: { summary: "draw new images of a digit from a trained generator into a PNG grid", load: () => import("./cli/generate.js") },
   sample: { summary: "write generated digits as an MNIST IDX pair (PREFIX-images/labels)", load: () => import("./cli/sample.js") },

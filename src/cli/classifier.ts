@@ -42,7 +42,6 @@ function help(): string {
 }
 
 export const command = {
-  summary: "train the MNIST classifier used to judge samples (train), or measure it on the test set (test)",
   run(argv: string[]): void {
     const [sub, ...rest] = argv;
     if (sub === undefined || sub === "--help" || sub === "-h") {

@@ -21,7 +21,6 @@ const FLAGS: FlagSpecs = {
 };
 
 export const command = {
-  summary: "inspect MNIST: per-digit counts and mean pixel (--stats), a PNG of real digits (--grid)",
   run(argv: string[]): void {
     const f = parseFlags(argv, FLAGS, "data");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));

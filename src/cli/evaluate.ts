@@ -30,7 +30,6 @@ const FLAGS: FlagSpecs = {
 };
 
 export const command = {
-  summary: "judge conditional samples (an IDX pair) with the classifier, beside real digits; write a report",
   run(argv: string[]): void {
     const f = parseFlags(argv, FLAGS, "evaluate");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));

@@ -32,7 +32,6 @@ export function parseDigit(command: string, value: unknown): number | "all" {
 }
 
 export const command = {
-  summary: "draw new images of a digit from a trained generator into a PNG grid",
   run(argv: string[]): void {
     const f = parseFlags(argv, FLAGS, "generate");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));

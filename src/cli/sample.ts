@@ -22,7 +22,6 @@ const FLAGS: FlagSpecs = {
 const USAGE = "tsx src/main.ts sample [--per-digit N] [--seed S] --checkpoint FILE --out PREFIX";
 
 export const command = {
-  summary: "write generated digits as an MNIST IDX pair (PREFIX-images/labels)",
   run(argv: string[]): void {
     const f = parseFlags(argv, FLAGS, "sample");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));

@@ -43,7 +43,6 @@ const USAGE = "tsx src/main.ts train [--model mlp|conv] [--epochs N] [--out DIR]
 const FIXED_ON_RESUME = ["model", "batch", "lr", "clip", "n-critic", "paper-schedule", "latent", "seed", "out", "limit-batches"];
 
 export const command = {
-  summary: "train the conditional WGAN on MNIST (grids, losses and checkpoints in runs/<name>/)",
   run(argv: string[]): void {
     const f = parseFlags(argv, FLAGS, "train");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
