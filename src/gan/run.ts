@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Prng } from "../tensor/index.js";
+import { Prng, alloc } from "../tensor/index.js";
 import type { PrngState } from "../tensor/index.js";
 import { loadModule, loadOptimizer, saveModule, saveOptimizer } from "../nn/index.js";
 import { Batcher } from "../mnist/batches.js";
@@ -127,7 +127,7 @@ export class TrainingRun {
     const D = createCritic(config.model, prng);
     this.wgan = new Wgan(G, D, prng, config);
     this.batcher = new Batcher(data, prng, { batchSize: config.batch });
-    this.gridNoise = new Prng(config.seed + GRID_SEED_OFFSET).fillNormal(new Float32Array(100 * config.latent));
+    this.gridNoise = new Prng(config.seed + GRID_SEED_OFFSET).fillNormal(alloc(100 * config.latent));
   }
 
   /** Starts a new run in `dir` (created; an existing run there is an error, to be resumed instead). */
