@@ -12,6 +12,7 @@ import { Batcher, type BatchSource } from "../mnist/batches.js";
 import { Adam, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, loadModule, readSafetensors, saveModule } from "../nn/index.js";
 import * as T from "../tensor/index.js";
 import type { Tensor } from "../tensor/index.js";
+import { argmaxRows } from "./metrics.js";
 
 /** Widths of the network; the layer shapes follow from them. */
 export interface ClassifierConfig {
@@ -163,11 +164,8 @@ export function trainClassifier(data: BatchSource, opts: TrainOptions): Classifi
       opt.step();
       const l = loss.item();
       lossSum += l * batch.size;
-      for (let i = 0; i < batch.size; i++) {
-        let best = 0;
-        for (let k = 1; k < NUM_CLASSES; k++) if (scores.data[i * NUM_CLASSES + k]! > scores.data[i * NUM_CLASSES + best]!) best = k;
-        if (best === batch.labels[i]) correct++;
-      }
+      const predicted = argmaxRows(scores.data, batch.size);
+      for (let i = 0; i < batch.size; i++) if (predicted[i] === batch.labels[i]) correct++;
       seen += batch.size;
       opts.onStep?.(epoch, batch.index + 1, steps, l);
     }
