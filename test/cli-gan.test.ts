@@ -83,6 +83,9 @@ describe("generate and sample", () => {
     writeFileSync(corrupt, readFileSync(gen).subarray(0, 5000));
     expectFailure(run("generate", "--digit", "3", "--checkpoint", corrupt, "--out", out), 1, /corrupt\.safetensors: /);
     expectFailure(run("generate", "--digit", "3", "--checkpoint", critic, "--out", out), 1, /a critic checkpoint, not a generator/);
+    const otherModel = join(dir, "other.safetensors"); // conv weights under a label that says mlp
+    saveModule(otherModel, createGenerator("conv", 100, new Prng(1)), { architecture: "mlp", role: "generator" });
+    expectFailure(run("generate", "--digit", "3", "--checkpoint", otherModel, "--out", out), 1, /other\.safetensors: not a checkpoint of this model: missing net\.0\.weight/);
     expectFailure(run("sample", "--checkpoint", dir, "--out", join(dir, "x")), 1, /run folder has no generator\.safetensors/);
     expectFailure(run("generate", "--digit", "3", "--checkpoint", gen, "--out", join(gen, "sub", "x.png")), 1, /cannot (create|write)/);
     expect(existsSync(out)).toBe(false);
