@@ -30,6 +30,15 @@ describe("autograd", () => {
     expect([...x.grad!]).toEqual([0, 0]);
   });
 
+  it("a second backward over the same graph adds the same gradient again, no more", () => {
+    const x = T.tensor([2], [1, 2], true);
+    const loss = T.sum(T.mul(T.tanh(x), x));
+    loss.backward();
+    const once = [...x.grad!];
+    loss.backward();
+    expect([...x.grad!]).toEqual(once.map((v) => Math.fround(2 * v)));
+  });
+
   it("noGrad records nothing", () => {
     const w = T.tensor([2, 2], [1, 2, 3, 4], true);
     const y = T.noGrad(() => T.relu(T.matmul(w, w)));

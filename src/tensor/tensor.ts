@@ -126,6 +126,9 @@ export class Tensor {
     if (seed !== undefined && seed.length !== this.data.length)
       throw new Error(`backward: seed has ${seed.length} values, tensor ${shapeStr(this.shape)}`);
     const order = topoOrder(this);
+    // Intermediate gradients belong to this pass only (a second backward over the same graph must
+    // not count the first one again); leaves keep accumulating until zeroGrad.
+    for (const t of order) if (t.backwardFn && t.grad) t.grad.fill(0);
     const g = this.gradBuffer();
     if (seed) for (let i = 0; i < g.length; i++) g[i]! += seed[i]!;
     else g[0]! += 1;
