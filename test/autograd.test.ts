@@ -62,6 +62,7 @@ describe("autograd", () => {
     const a = T.zeros([2, 3]), b = T.zeros([4, 5]);
     expect(() => T.matmul(a, b)).toThrow("matmul: shapes (2,3) and (4,5) do not multiply");
     expect(() => T.add(a, T.zeros([2]))).toThrow("add: cannot broadcast (2) onto (2,3)");
+    expect(() => T.mul(T.zeros([2, 3, 4]), T.zeros([2, 1, 4]))).toThrow("mul: cannot broadcast (2,1,4) onto (2,3,4)");
     expect(() => T.linear(a, b)).toThrow("linear: input (2,3) does not fit weight (4,5)");
     expect(() => T.concat([a, b], 0)).toThrow(/concat: shapes \(2,3\) and \(4,5\)/);
     expect(() => T.conv2d(T.zeros([1, 2, 5, 5]), T.zeros([3, 1, 3, 3]))).toThrow("conv2d: input (1,2,5,5) does not fit weight (3,1,3,3)");

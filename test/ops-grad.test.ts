@@ -13,6 +13,8 @@ const r = (...shape: number[]): T.Tensor => randTensor(prng, shape);
 describe("gradients: element-wise and broadcasting", () => {
   const cases: [string, number[], number[]][] = [
     ["same shape", [3, 5], [3, 5]],
+    ["same shape with a size-1 axis inside", [3, 1, 4], [3, 1, 4]],
+    ["(C,1,W) onto (N,C,1,W)", [2, 3, 1, 4], [3, 1, 4]],
     ["row vector (F) onto (N,F)", [4, 7], [7]],
     ["row vector (1,F)", [1, 9], [1, 9]],
     ["column (N,1) onto (N,F)", [5, 3], [5, 1]],

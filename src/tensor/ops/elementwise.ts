@@ -29,12 +29,18 @@ function broadcastPlan(op: string, a: readonly number[], b: readonly number[]): 
   let lo = -1;
   let hi = -1;
   for (let i = 0; i < b.length; i++) {
-    if (b[i] === 1 && a[off + i] !== 1) continue;
-    if (b[i] !== a[off + i]) fail();
-    if (a[off + i] === 1) continue; // size-1 axes go with whichever side is convenient
-    if (lo < 0) lo = off + i;
-    else if (hi !== off + i) fail(); // non-1 axes of b must be contiguous
-    hi = off + i + 1;
+    const ax = off + i;
+    if (a[ax] === 1) {
+      // a size-1 axis of a is neutral: it may sit inside b's run (it does not change the sizes)
+      if (b[i] !== 1) fail();
+      if (lo >= 0 && hi === ax) hi = ax + 1;
+      continue;
+    }
+    if (b[i] === 1) continue; // broadcast along this axis
+    if (b[i] !== a[ax]) fail();
+    if (lo < 0) lo = ax;
+    else if (hi !== ax) fail(); // b's full-size axes must be contiguous
+    hi = ax + 1;
   }
   if (lo < 0) return { outer: a.reduce((x, y) => x * y, 1), mid: 1, inner: 1 };
   const prod = (from: number, to: number): number => a.slice(from, to).reduce((x, y) => x * y, 1);
