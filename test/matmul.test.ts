@@ -4,7 +4,8 @@
  * One suite, run over each kernel in MATMUL_KERNELS.
  */
 import { describe, expect, it } from "vitest";
-import { MATMUL_KERNELS } from "../src/tensor/kernels/matmul.js";
+import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
+import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
 import { maxRelDiff } from "./gradcheck.js";
 import { KERNEL_REL_TOL } from "./tolerances.js";
@@ -53,3 +54,27 @@ for (const kernel of MATMUL_KERNELS) {
     });
   });
 }
+
+describe("the ops run on whichever kernel is active", () => {
+  it("conv2d, its gradients and linear agree between kernels; setMatmulKernel switches them", () => {
+    const prng = new Prng(17);
+    const rand = (shape: number[]): T.Tensor => {
+      const t = new T.Tensor(shape, undefined, true);
+      prng.fillUniform(t.data, -1, 1);
+      return t;
+    };
+    const x = rand([3, 2, 9, 9]), w = rand([5, 2, 4, 4]), l = rand([7, 80]);
+    const results = MATMUL_KERNELS.map((k) => {
+      setMatmulKernel(k);
+      expect(matmulKernel()).toBe(k);
+      x.grad = w.grad = l.grad = null;
+      const y = T.conv2d(x, w, undefined, { stride: 2, padding: 1 }); // (3,5,4,4)
+      const out = T.linear(T.reshape(y, [3, 80]), l);
+      T.sum(T.mul(out, out)).backward();
+      return { out: out.data, dx: x.grad!, dw: w.grad!, dl: l.grad! };
+    });
+    setMatmulKernel(matmulBlocked);
+    const [naive, blocked] = results;
+    for (const key of ["out", "dx", "dw", "dl"] as const) expect(maxRelDiff(blocked![key], naive![key]), key).toBeLessThan(KERNEL_REL_TOL);
+  });
+});

@@ -5,7 +5,7 @@
  * another): each parameter's `data` and `grad` become views, so an optimizer step, weight clipping
  * and zeroing gradients are each one loop over one buffer.
  */
-import { Tensor, alloc, shapeStr } from "../tensor/index.js";
+import { Tensor, alloc } from "../tensor/index.js";
 
 /** A non-trainable state array (running statistics); `int64` marks PyTorch's integer counters. */
 export interface Buffer {
@@ -135,18 +135,6 @@ export class Module {
     else for (const p of this.parameters()) p.zeroGrad();
   }
 
-  /** Copies all parameter values and buffers from `other`, a model of the same architecture. */
-  copyFrom(other: Module): void {
-    const mine = this.stateEntries();
-    const theirs = other.stateEntries();
-    if (mine.length !== theirs.length) throw new Error("copyFrom: models differ in their number of tensors");
-    mine.forEach(([name, t], i) => {
-      const [oname, o] = theirs[i]!;
-      if (name !== oname || shapeStr(t.shape) !== shapeStr(o.shape))
-        throw new Error(`copyFrom: ${name} ${shapeStr(t.shape)} does not match ${oname} ${shapeStr(o.shape)}`);
-      t.data.set(o.data);
-    });
-  }
 }
 
 /** A module with one input and one output: what `Sequential` chains. */

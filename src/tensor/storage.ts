@@ -9,10 +9,3 @@ export function alloc(n: number): Float32Array {
   if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
   return new Float32Array(n);
 }
-
-/** A float32 copy of `src`. */
-export function allocCopy(src: ArrayLike<number>): Float32Array {
-  const out = alloc(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = src[i]!;
-  return out;
-}
