@@ -3,7 +3,7 @@
  * training run that lowers the critic loss while keeping every critic weight inside the clip,
  * seeded sampling, and bit-exact resumption of a run.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -182,5 +182,8 @@ describe("resume", () => {
   it("refuses to start over an existing run and to resume a folder without one", () => {
     expect(() => TrainingRun.create(join(tmp, "straight"), config, data)).toThrow(/already holds a run/);
     expect(() => TrainingRun.resume(join(tmp, "nothing-here"), data)).toThrow(/not a run folder/);
+    cpSync(join(tmp, "straight"), join(tmp, "broken"), { recursive: true });
+    writeFileSync(join(tmp, "broken", RUN_FILES.state), "{");
+    expect(() => TrainingRun.resume(join(tmp, "broken"), data)).toThrow(/broken\/state\.json: not valid JSON$/);
   });
 });

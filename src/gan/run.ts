@@ -144,12 +144,7 @@ export class TrainingRun {
   static readConfig(dir: string): TrainConfig {
     const path = join(dir, RUN_FILES.config);
     if (!existsSync(path)) throw new Error(`${dir}: not a run folder (no ${RUN_FILES.config})`);
-    let config: TrainConfig;
-    try {
-      config = JSON.parse(readFileSync(path, "utf8")) as TrainConfig;
-    } catch {
-      throw new Error(`${path}: not valid JSON`);
-    }
+    const config = parseJson<TrainConfig>(readFileSync(path, "utf8"), path);
     validateConfig(config, path);
     return config;
   }
@@ -159,7 +154,7 @@ export class TrainingRun {
     const config = { ...TrainingRun.readConfig(dir), ...changes };
     const statePath = join(dir, RUN_FILES.state);
     if (!existsSync(statePath)) throw new Error(`${dir}: no completed epoch to resume from (no ${RUN_FILES.state})`);
-    const state = JSON.parse(readFileSync(statePath, "utf8")) as RunState;
+    const state = parseJson<RunState>(readFileSync(statePath, "utf8"), statePath);
     const run = new TrainingRun(dir, config, data);
     const { G, D, optG, optD, prng } = run.wgan;
     const files: [string, Record<string, string>][] = [
@@ -177,8 +172,9 @@ export class TrainingRun {
     run.wgan.generatorSteps = state.generatorSteps;
     run.wgan.criticSinceG = state.criticSinceG;
     // records past the checkpoint (an epoch that was cut short) are dropped
-    run.losses.push(...readJsonLines<LossRecord>(join(dir, RUN_FILES.losses)).filter((r) => r.step <= state.criticSteps));
-    run.metrics.push(...readJsonLines<MetricsRecord>(join(dir, RUN_FILES.metrics)).filter((r) => r.epoch <= state.epoch));
+    // (a loop, not push(...records): a long run has more records than a call takes arguments)
+    for (const r of readJsonLines<LossRecord>(join(dir, RUN_FILES.losses))) if (r.step <= state.criticSteps) run.losses.push(r);
+    for (const r of readJsonLines<MetricsRecord>(join(dir, RUN_FILES.metrics))) if (r.epoch <= state.epoch) run.metrics.push(r);
     return run;
   }
 
@@ -279,10 +275,19 @@ export class TrainingRun {
   }
 }
 
+/** `text` parsed as JSON, or a one-line error naming `where`. */
+function parseJson<R>(text: string, where: string): R {
+  try {
+    return JSON.parse(text) as R;
+  } catch {
+    throw new Error(`${where}: not valid JSON`);
+  }
+}
+
 /** The records of a JSON-lines file, or none if it does not exist. */
 function readJsonLines<R>(path: string): R[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as R);
+  return readFileSync(path, "utf8").split("\n").flatMap((l, i) => (l.trim() ? [parseJson<R>(l, `${path} line ${i + 1}`)] : []));
 }
 
 /** Checks a configuration's values (from flags or a config.json); `where` names the source in errors. */
