@@ -53,9 +53,9 @@ export const command = {
     const data = loadMnist("train", f.data as string | undefined);
     let run: TrainingRun;
     if (f.resume !== undefined) {
-      const given = FIXED_ON_RESUME.filter((k) => argv.some((a) => a === `--${k}` || a.startsWith(`--${k}=`)));
-      if (given.length > 0) throw new UsageError(`train: --${given[0]} cannot change when resuming (it is in the run's config.json)`);
       const givenFlag = (k: string): boolean => argv.some((a) => a === `--${k}` || a.startsWith(`--${k}=`));
+      const given = FIXED_ON_RESUME.filter(givenFlag);
+      if (given.length > 0) throw new UsageError(`train: --${given[0]} cannot change when resuming (it is in the run's config.json)`);
       const changes: Partial<Pick<TrainConfig, ResumeChangeable>> = {};
       if (givenFlag("epochs")) changes.epochs = f.epochs as number;
       if (givenFlag("eval-every")) changes.evalEvery = f["eval-every"] as number;
