@@ -4,9 +4,9 @@
  * metadata; a critic's or optimizer's file, or one of the other architecture, is a one-line error.
  */
 import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { Prng } from "../tensor/index.js";
-import { loadModule, readSafetensors } from "../nn/index.js";
+import { loadModuleFrom, readSafetensors } from "../nn/index.js";
 import { createGenerator, MODEL_KINDS } from "./models.js";
 import type { Generator, ModelKind } from "./models.js";
 import { RUN_FILES } from "./run.js";
@@ -31,7 +31,8 @@ export interface LoadedGenerator {
 /** Loads the generator named by `--checkpoint` (a file or a run folder). */
 export function loadGenerator(checkpoint: string): LoadedGenerator {
   const path = resolveGeneratorPath(checkpoint);
-  const { metadata } = readSafetensors(path);
+  const file = readSafetensors(path);
+  const { metadata } = file;
   if (metadata.role !== undefined && metadata.role !== "generator")
     throw new Error(`${path}: a ${metadata.role} checkpoint, not a generator`);
   const kind = metadata.architecture as ModelKind;
@@ -39,7 +40,7 @@ export function loadGenerator(checkpoint: string): LoadedGenerator {
   const latent = Number(metadata.latent ?? 100);
   if (!Number.isInteger(latent) || latent < 1) throw new Error(`${path}: bad latent size '${metadata.latent}' in metadata`);
   const G = createGenerator(kind, latent, new Prng(0));
-  loadModule(path, G);
+  loadModuleFrom(file, basename(path), G);
   G.eval();
   return { G, path, metadata };
 }

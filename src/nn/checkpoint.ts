@@ -16,10 +16,17 @@ export function saveModule(path: string, module: Module, metadata: Record<string
 
 /** Loads a checkpoint written by `saveModule` for this architecture into `module`; returns its metadata. */
 export function loadModule(path: string, module: Module): Record<string, string> {
-  const file = readSafetensors(path);
+  return loadModuleFrom(readSafetensors(path), basename(path), module);
+}
+
+/**
+ * As `loadModule`, from a file already read (for callers that choose the architecture from its
+ * metadata first); `name` names the file in errors.
+ */
+export function loadModuleFrom(file: Safetensors, name: string, module: Module): Record<string, string> {
   const mine = module.stateEntries();
-  checkMatches(basename(path), "model", mine, file);
-  for (const [name, t] of mine) t.data.set(file.tensors.get(name)!.data);
+  checkMatches(name, "model", mine, file);
+  for (const [n, t] of mine) t.data.set(file.tensors.get(n)!.data);
   return file.metadata;
 }
 

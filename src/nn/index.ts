@@ -19,4 +19,4 @@ export type { AdamOptions, Optimizer, RMSpropOptions, SGDOptions } from "./optim
 export { clipWeights } from "./clip.js";
 export { encodeSafetensors, parseSafetensors, readSafetensors, writeSafetensors } from "./safetensors.js";
 export type { Dtype, Safetensors, TensorData, TensorEntry } from "./safetensors.js";
-export { loadModule, loadOptimizer, saveModule, saveOptimizer } from "./checkpoint.js";
+export { loadModule, loadModuleFrom, loadOptimizer, saveModule, saveOptimizer } from "./checkpoint.js";

@@ -6,10 +6,11 @@
  * Legend: B = batch, N = number of images, H = hidden width (feature dimension), pixels in [-1, 1].
  */
 import { existsSync } from "node:fs";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/dataset.js";
 import { Batcher, type BatchSource } from "../mnist/batches.js";
-import { Adam, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, loadModule, readSafetensors, saveModule } from "../nn/index.js";
+import { Adam, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, loadModuleFrom, readSafetensors, saveModule } from "../nn/index.js";
 import * as T from "../tensor/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { argmaxRows } from "./metrics.js";
@@ -187,9 +188,9 @@ export function saveClassifier(path: string, model: Classifier, extra: Record<st
  */
 export function loadClassifier(path: string = DEFAULT_CLASSIFIER_PATH): { model: Classifier; metadata: Record<string, string> } {
   if (!existsSync(path)) throw new Error(`classifier checkpoint not found: ${path} (train one with: tsx src/main.ts classifier train)`);
-  const meta = readSafetensors(path).metadata;
-  const model = new Classifier(new T.Prng(0), parseConfig(meta.config, path));
-  const metadata = loadModule(path, model);
+  const file = readSafetensors(path);
+  const model = new Classifier(new T.Prng(0), parseConfig(file.metadata.config, path));
+  const metadata = loadModuleFrom(file, basename(path), model);
   model.eval();
   return { model, metadata };
 }
