@@ -1,0 +1,268 @@
+/**
+ * A small WebAssembly binary emitter: the bytes of a module (types, one imported memory, functions,
+ * exports) written by our own code, no toolchain. It knows only the instructions our kernels use,
+ * including the 128-bit SIMD ones (prefix 0xfd). Pure code: it runs in Node, browsers and workers.
+ * It is not a validator: the engine's WebAssembly.compile checks what it produces.
+ *
+ * Reference: the WebAssembly core specification, 2.0 (binary format, chapter 5), and the SIMD
+ * proposal's opcode table (merged into 2.0).
+ */
+
+/** Value types (spec 5.3.1). */
+export const i32 = 0x7f;
+export const f32 = 0x7d;
+export const v128 = 0x7b;
+export type ValType = typeof i32 | typeof f32 | typeof v128;
+
+/** Unsigned LEB128: 7 bits per byte, low bits first, high bit set on every byte but the last. */
+export function uleb(out: number[], n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`uleb: bad value ${n}`);
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+}
+
+/** Signed LEB128 (i32.const immediates): stops once the remaining bits are all copies of the sign bit. */
+export function sleb(out: number[], n: number): void {
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0xffffffff) throw new Error(`sleb: bad value ${n}`);
+  n |= 0; // i32 bit pattern: 0xffffffff and -1 are the same constant
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return;
+  }
+}
+
+/** A name: its UTF-8 length, then its bytes (our names are ASCII). */
+function name(out: number[], s: string): void {
+  uleb(out, s.length);
+  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i) & 0x7f);
+}
+
+/** A vector of already-encoded items: count, then the items. */
+function vec(out: number[], items: number[][]): void {
+  uleb(out, items.length);
+  for (const it of items) out.push(...it);
+}
+
+/**
+ * One function body under construction. Every method appends one instruction (or a few, named)
+ * and returns `this`, so code reads top to bottom like the wasm text format. Locals are numbered
+ * after the parameters, in the order `local()` creates them.
+ */
+export class Code {
+  readonly bytes: number[] = [];
+  private readonly locals: ValType[] = [];
+
+  constructor(readonly params: readonly ValType[], readonly results: readonly ValType[] = []) {}
+
+  /** A new local of type `t`; returns its index. */
+  local(t: ValType): number {
+    this.locals.push(t);
+    return this.params.length + this.locals.length - 1;
+  }
+
+  private op(...b: number[]): this {
+    this.bytes.push(...b);
+    return this;
+  }
+  private opU(code: number, n: number): this {
+    this.bytes.push(code);
+    uleb(this.bytes, n);
+    return this;
+  }
+  /** memarg: log2 of the alignment (a hint), then the constant byte offset added to the address. */
+  private mem(code: number[], align: number, offset: number): this {
+    this.bytes.push(...code);
+    uleb(this.bytes, align);
+    uleb(this.bytes, offset);
+    return this;
+  }
+  /** 0xfd prefix, then the SIMD opcode as a u32 LEB128. */
+  private simd(n: number): number[] {
+    const b = [0xfd];
+    uleb(b, n);
+    return b;
+  }
+
+  // --- control: blocks have no parameters or results here (block type 0x40, "empty") ----------
+  block(): this { return this.op(0x02, 0x40); }
+  loop(): this { return this.op(0x03, 0x40); }
+  if(): this { return this.op(0x04, 0x40); }
+  else(): this { return this.op(0x05); }
+  end(): this { return this.op(0x0b); }
+  /** Branch to the `depth`-th enclosing block (0 = innermost): a loop's start, a block's end. */
+  br(depth: number): this { return this.opU(0x0c, depth); }
+  brIf(depth: number): this { return this.opU(0x0d, depth); }
+  return(): this { return this.op(0x0f); }
+  call(fn: number): this { return this.opU(0x10, fn); }
+  drop(): this { return this.op(0x1a); }
+  /** select: of the two values below the i32 on top, the first if it is non-zero, else the second. */
+  select(): this { return this.op(0x1b); }
+
+  // --- locals ---------------------------------------------------------------------------------
+  get(l: number): this { return this.opU(0x20, l); }
+  set(l: number): this { return this.opU(0x21, l); }
+  tee(l: number): this { return this.opU(0x22, l); }
+
+  // --- i32 arithmetic and comparisons (results are i32 0/1) ------------------------------------
+  i32(n: number): this {
+    this.bytes.push(0x41);
+    sleb(this.bytes, n);
+    return this;
+  }
+  eqz(): this { return this.op(0x45); }
+  eq(): this { return this.op(0x46); }
+  ne(): this { return this.op(0x47); }
+  ltS(): this { return this.op(0x48); }
+  ltU(): this { return this.op(0x49); }
+  geS(): this { return this.op(0x4e); }
+  geU(): this { return this.op(0x4f); }
+  add(): this { return this.op(0x6a); }
+  sub(): this { return this.op(0x6b); }
+  mul(): this { return this.op(0x6c); }
+  and_(): this { return this.op(0x71); }
+  /** local += n, for pointers and counters. */
+  inc(l: number, n: number): this { return this.get(l).i32(n).add().set(l); }
+  /** local += other local. */
+  incBy(l: number, by: number): this { return this.get(l).get(by).add().set(l); }
+
+  // --- scalar memory (addresses are i32 byte offsets into the one memory) ----------------------
+  f32Load(offset = 0): this { return this.mem([0x2a], 2, offset); }
+  f32Store(offset = 0): this { return this.mem([0x38], 2, offset); }
+  f32Const(x: number): this {
+    this.bytes.push(0x43);
+    const b = new Uint8Array(new Float32Array([x]).buffer); // little-endian IEEE 754, as wasm
+    this.bytes.push(...b);
+    return this;
+  }
+  f32Add(): this { return this.op(0x92); }
+  f32Mul(): this { return this.op(0x94); }
+
+  // --- bulk memory (prefix 0xfc): zero-filling pads --------------------------------------------
+  /** memory.fill(dest, value byte, length), memory index 0. */
+  memoryFill(): this { return this.op(0xfc, 0x0b, 0x00); }
+
+  // --- 128-bit SIMD (prefix 0xfd): loads and stores take a memarg like scalar ones -------------
+  /** v128.load: 16 bytes at addr + offset (alignment hint 16). */
+  v128Load(offset = 0): this { return this.mem(this.simd(0x00), 4, offset); }
+  /** v128.load32_splat: one f32 at addr + offset, copied into all four lanes. */
+  v128Load32Splat(offset = 0): this { return this.mem(this.simd(0x09), 2, offset); }
+  v128Store(offset = 0): this { return this.mem(this.simd(0x0b), 4, offset); }
+  /** v128.const of four f32 lanes. */
+  f32x4Const(x: number): this {
+    this.bytes.push(...this.simd(0x0c));
+    const b = new Uint8Array(new Float32Array([x, x, x, x]).buffer);
+    this.bytes.push(...b);
+    return this;
+  }
+  /**
+   * i8x16.shuffle of two v128s, given as four 32-bit lane indices (0-3 pick from the first
+   * operand, 4-7 from the second); encoded as the 16 byte-lane immediates the opcode takes.
+   */
+  shuffle32(l0: number, l1: number, l2: number, l3: number): this {
+    this.bytes.push(...this.simd(0x0d));
+    for (const l of [l0, l1, l2, l3]) this.bytes.push(4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3);
+    return this;
+  }
+  f32x4Splat(): this { return this.op(...this.simd(0x13)); }
+  f32x4Add(): this { return this.op(...this.simd(0xe4)); }
+  f32x4Mul(): this { return this.op(...this.simd(0xe6)); }
+
+  /** The body as the code section stores it: size, locals grouped by type, instructions, end. */
+  encode(): number[] {
+    const body: number[] = [];
+    const groups: [number, ValType][] = [];
+    for (const t of this.locals) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    uleb(body, groups.length);
+    for (const [n, t] of groups) {
+      uleb(body, n);
+      body.push(t);
+    }
+    body.push(...this.bytes, 0x0b);
+    const out: number[] = [];
+    uleb(out, body.length);
+    out.push(...body);
+    return out;
+  }
+}
+
+/** The imported linear memory: `min`/`max` in 64 KiB pages; `shared` needs a max (threads). */
+export interface MemoryImport {
+  module: string;
+  field: string;
+  min: number;
+  max?: number;
+  shared?: boolean;
+}
+
+/**
+ * A module of functions over one imported memory: `functions[i]` gets function index i (there are
+ * no imported functions), and each `exports` entry names one of them.
+ */
+export function moduleBytes(memory: MemoryImport, functions: readonly Code[], exports: Record<string, number>): Uint8Array<ArrayBuffer> {
+  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]; // "\0asm", version 1
+  const section = (id: number, content: number[]): void => {
+    out.push(id);
+    uleb(out, content.length);
+    out.push(...content);
+  };
+
+  // Type section (1): one signature per function (duplicates are legal and keep indices simple).
+  const types = functions.map((f) => {
+    const t = [0x60];
+    uleb(t, f.params.length);
+    t.push(...f.params);
+    uleb(t, f.results.length);
+    t.push(...f.results);
+    return t;
+  });
+  const typeSec: number[] = [];
+  vec(typeSec, types);
+  section(1, typeSec);
+
+  // Import section (2): the memory. Limits flag 0 = min only, 1 = min and max, 3 = shared.
+  const imp: number[] = [];
+  name(imp, memory.module);
+  name(imp, memory.field);
+  imp.push(0x02);
+  if (memory.shared && memory.max === undefined) throw new Error("moduleBytes: a shared memory needs a max");
+  imp.push(memory.max === undefined ? 0x00 : memory.shared ? 0x03 : 0x01);
+  uleb(imp, memory.min);
+  if (memory.max !== undefined) uleb(imp, memory.max);
+  const importSec: number[] = [];
+  vec(importSec, [imp]);
+  section(2, importSec);
+
+  // Function section (3): function i has type i.
+  const funcSec: number[] = [];
+  vec(funcSec, functions.map((_, i) => { const b: number[] = []; uleb(b, i); return b; }));
+  section(3, funcSec);
+
+  // Export section (7): name, kind 0 (function), index.
+  const exportSec: number[] = [];
+  vec(exportSec, Object.entries(exports).map(([n, i]) => {
+    const b: number[] = [];
+    name(b, n);
+    b.push(0x00);
+    uleb(b, i);
+    return b;
+  }));
+  section(7, exportSec);
+
+  // Code section (10): the bodies, in function order.
+  const codeSec: number[] = [];
+  vec(codeSec, functions.map((f) => f.encode()));
+  section(10, codeSec);
+
+  return new Uint8Array(out);
+}
