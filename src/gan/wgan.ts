@@ -86,10 +86,12 @@ export class Wgan {
     return this.criticSinceG >= this.criticItersNeeded();
   }
 
-  /** L_D = mean(D(fake)) - mean(D(real)); the real and fake scores share D's weights, so D's gradients add up. */
-  criticStep(x: Tensor, y: Tensor): number {
+  /**
+   * L_D = mean(D(fake)) - mean(D(real)); the real and fake scores share D's weights, so D's gradients add up.
+   * @param z (B, latent) the fakes' noise; drawn from the PRNG when absent (tests pass fixed noise)
+   */
+  criticStep(x: Tensor, y: Tensor, z: Tensor = this.noise(x.shape[0]!)): number {
     this.D.zeroGrad();
-    const z = this.noise(x.shape[0]!);
     const fake = T.noGrad(() => this.G.forward(z, y)); // G in training mode, as the reference: BN uses batch statistics
     const loss = T.sub(T.mean(this.D.forward(fake, y)), T.mean(this.D.forward(x, y)));
     loss.backward();
@@ -102,13 +104,13 @@ export class Wgan {
   /**
    * L_G = -mean(D(G(z, y), y)). D's parameters are frozen for this backward: their gradients would
    * be zeroed before the next critic step anyway, so skipping them changes nothing but the time.
+   * @param z (B, latent) noise; drawn from the PRNG when absent (tests pass fixed noise)
    */
-  generatorStep(y: Tensor): number {
+  generatorStep(y: Tensor, z: Tensor = this.noise(y.shape[0]!)): number {
     this.G.zeroGrad();
     const dParams = this.D.parameters();
     for (const p of dParams) p.requiresGrad = false;
     try {
-      const z = this.noise(y.shape[0]!);
       const loss = T.neg(T.mean(this.D.forward(this.G.forward(z, y), y)));
       loss.backward();
       this.optG.step();
