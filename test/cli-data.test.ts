@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeIdx } from "../src/mnist/idx.js";
-import { readPng } from "../src/mnist/png.js";
+import { writeIdx } from "../src/io/idx.js";
+import { readPng } from "../src/io/png.js";
 import { runCli, type CliResult } from "./cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cli-data-"));

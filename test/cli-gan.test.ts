@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Prng } from "../src/tensor/index.js";
-import { saveModule } from "../src/nn/index.js";
+import { saveModule } from "../src/io/checkpoint.js";
 import { createCritic, createGenerator } from "../src/gan/models.js";
-import { readImagesLabels, writeIdx } from "../src/mnist/idx.js";
-import { loadMnist } from "../src/mnist/dataset.js";
-import { readPng } from "../src/mnist/png.js";
+import { readImagesLabels, writeIdx } from "../src/io/idx.js";
+import { loadMnist } from "../src/io/mnist.js";
+import { readPng } from "../src/io/png.js";
 import { expectCliFailure, runCli } from "./cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cli-gan-"));
@@ -99,7 +99,7 @@ describe("train", () => {
     const r = run("train", "--model", "mlp", "--epochs", "1", "--limit-batches", "3", "--seed", "5", "--eval-every", "0", "--out", runDir);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/epoch 1\/1 .*critic -?\d/);
-    for (const f of ["config.json", "state.json", "generator.safetensors", "critic.safetensors", "losses.jsonl", "losses.png", "samples/epoch-001.png"])
+    for (const f of ["config.json", "state.json", "generator.safetensors", "critic.safetensors", "losses.jsonl", "losses.svg", "samples/epoch-001.png"])
       expect(existsSync(join(runDir, f)), f).toBe(true);
     expect(readFileSync(join(runDir, "losses.jsonl"), "utf8").trim().split("\n")).toHaveLength(3);
     const again = run("train", "--resume", runDir, "--epochs", "2");
@@ -117,3 +117,41 @@ describe("train", () => {
     expectFailure(run("train", "--out", runDir, "--epochs", "1"), 1, /already holds a run/);
   });
 });
+
+describe("train --data", () => {
+  /** A folder holding the first `n` images of the bundled test split as its train split, and `test` if asked. */
+  function dataFolder(name: string, n: number, withTest: boolean): string {
+    const folder = join(dir, name);
+    const src = loadMnist("test");
+    const write = (split: string, count: number): void => {
+      writeIdx(join(folder, `${split}-images-idx3-ubyte`), [count, 28, 28], src.images.subarray(0, count * 784));
+      writeIdx(join(folder, `${split}-labels-idx1-ubyte`), [count], src.labels.subarray(0, count));
+    };
+    write("train", n);
+    if (withTest) write("t10k", n);
+    return folder;
+  }
+
+  it("is saved in the run's config, trained on, and fixed on resume", () => {
+    const data = dataFolder("small", 96, false);
+    const out = join(dir, "data-run");
+    const r = run("train", "--data", data, "--epochs", "1", "--batch", "16", "--seed", "3", "--eval-every", "0", "--out", out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/96 images, 6 batches of 16/);
+    expect(JSON.parse(readFileSync(join(out, "config.json"), "utf8")).data).toBe(data);
+    expectFailure(run("train", "--resume", out, "--epochs", "2", "--data", join(dir, "other")), 2, /--data cannot change when resuming/);
+    rmSync(join(data, "train-images-idx3-ubyte")); // the resumed run must read its own data, not the bundled copy
+    expectFailure(run("train", "--resume", out, "--epochs", "2"), 1, /train-images-idx3-ubyte: not found \(looked for .*small/);
+  });
+
+  it("is the data the evaluator judges against", () => {
+    const noTest = dataFolder("no-test", 64, false);
+    const args = ["--epochs", "1", "--batch", "16", "--limit-batches", "2", "--seed", "3", "--eval-every", "1", "--eval-per-digit", "5"];
+    expectFailure(run("train", "--data", noTest, ...args, "--out", join(dir, "judged-a")), 1, /t10k-images-idx3-ubyte: not found \(looked for .*no-test/);
+    const full = dataFolder("full", 300, true);
+    const r = run("train", "--data", full, ...args, "--out", join(dir, "judged-b"));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/judged by the classifier \(5 per digit\)/);
+  });
+});
+

@@ -9,15 +9,19 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
-import { loadMnist } from "../src/mnist/dataset.js";
+import { loadMnist } from "../src/io/mnist.js";
 import type { BatchSource } from "../src/mnist/batches.js";
 import { Batcher } from "../src/mnist/batches.js";
 import { createCritic, createGenerator, labelPlanes, MODEL_KINDS } from "../src/gan/models.js";
-import { DEFAULT_CONFIG, RUN_FILES, TrainingRun } from "../src/gan/run.js";
-import type { TrainConfig } from "../src/gan/run.js";
+import { DEFAULT_CONFIG } from "../src/gan/config.js";
+import type { TrainConfig } from "../src/gan/config.js";
+import type { Training } from "../src/gan/training.js";
+import { RUN_FILES, RunFolder } from "../src/io/run-folder.js";
+import { evaluationReporter } from "../src/io/reports.js";
 import { digitLabels, generateImages, toMnistBytes } from "../src/gan/sampling.js";
 import { Wgan } from "../src/gan/wgan.js";
-import { createEvaluator } from "../src/recognition/evaluate.js";
+import { createEvaluator } from "../src/io/evaluator.js";
+import { IMAGE_SIZE } from "../src/mnist/image.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gan-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -89,7 +93,7 @@ describe("models", () => {
 /** The first n test images as a batch source (quicker to load than the training set). */
 function subset(n: number): BatchSource {
   const d = loadMnist("test");
-  return { n, pixels: d.pixels.subarray(0, n * 784), labels: d.labels.subarray(0, n) };
+  return { n, pixels: d.pixels.subarray(0, n * IMAGE_SIZE), labels: d.labels.subarray(0, n) };
 }
 
 describe("training", () => {
@@ -144,32 +148,34 @@ describe("sampling", () => {
 describe("resume", () => {
   const config: TrainConfig = { ...DEFAULT_CONFIG, model: "conv", epochs: 2, batch: 8, limitBatches: 4, seed: 11 };
   const data = subset(128);
-  const trainTo = (run: TrainingRun, epochs: number): void => {
-    while (run.epoch < epochs) {
-      run.trainEpoch();
-      run.writeLosses();
-      run.saveCheckpoint();
+  const trainTo = (folder: RunFolder, t: Training, epochs: number): void => {
+    while (t.epoch < epochs) {
+      t.trainEpoch();
+      folder.endEpoch(t);
     }
   };
   const files = [RUN_FILES.generator, RUN_FILES.critic, RUN_FILES.optimG, RUN_FILES.optimD, RUN_FILES.state];
 
   it("resuming after epoch 1 gives bit-identical weights, optimizer state and counters after epoch 2", () => {
-    const straight = TrainingRun.create(join(tmp, "straight"), config, data);
-    trainTo(straight, 2);
-    const first = TrainingRun.create(join(tmp, "resumed"), config, data);
-    trainTo(first, 1);
-    const resumed = TrainingRun.resume(join(tmp, "resumed"), data);
+    const straight = RunFolder.create(join(tmp, "straight"), config);
+    trainTo(straight, straight.training(data), 2);
+    const first = RunFolder.create(join(tmp, "resumed"), config);
+    trainTo(first, first.training(data), 1);
+    const again = RunFolder.open(join(tmp, "resumed"));
+    const resumed = again.training(data);
     expect(resumed.epoch).toBe(1);
-    trainTo(resumed, 2);
+    trainTo(again, resumed, 2);
     for (const f of files) expect(readFileSync(join(tmp, "resumed", f)), f).toEqual(readFileSync(join(tmp, "straight", f)));
     expect(readFileSync(join(tmp, "resumed", RUN_FILES.losses), "utf8")).toBe(readFileSync(join(tmp, "straight", RUN_FILES.losses), "utf8"));
   });
 
   it("evaluation after an epoch appends the classifier's judgement to metrics.jsonl", () => {
-    const run = TrainingRun.create(join(tmp, "judged"), { ...config, epochs: 1, evalPerDigit: 20 }, data);
-    run.trainEpoch();
-    expect(run.evaluationDue()).toBe(true);
-    const m = run.evaluate(createEvaluator({ realLimit: 500 }));
+    const folder = RunFolder.create(join(tmp, "judged"), { ...config, epochs: 1, evalPerDigit: 20 });
+    const t = folder.training(data);
+    t.trainEpoch();
+    folder.endEpoch(t, [evaluationReporter(() => createEvaluator({ realLimit: 500 }))]);
+    expect(t.metrics.length).toBe(1);
+    const m = t.metrics[0]!;
     expect(m.epoch).toBe(1);
     expect(m.conditional_accuracy).toBeGreaterThanOrEqual(0);
     expect(m.conditional_accuracy).toBeLessThanOrEqual(1);
@@ -180,10 +186,10 @@ describe("resume", () => {
   });
 
   it("refuses to start over an existing run and to resume a folder without one", () => {
-    expect(() => TrainingRun.create(join(tmp, "straight"), config, data)).toThrow(/already holds a run/);
-    expect(() => TrainingRun.resume(join(tmp, "nothing-here"), data)).toThrow(/not a run folder/);
+    expect(() => RunFolder.create(join(tmp, "straight"), config)).toThrow(/already holds a run/);
+    expect(() => RunFolder.open(join(tmp, "nothing-here"))).toThrow(/not a run folder/);
     cpSync(join(tmp, "straight"), join(tmp, "broken"), { recursive: true });
     writeFileSync(join(tmp, "broken", RUN_FILES.state), "{");
-    expect(() => TrainingRun.resume(join(tmp, "broken"), data)).toThrow(/broken\/state\.json: not valid JSON$/);
+    expect(() => RunFolder.open(join(tmp, "broken")).training(data)).toThrow(/broken\/state\.json: not valid JSON$/);
   });
 });

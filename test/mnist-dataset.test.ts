@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { Batcher, oneHot } from "../src/mnist/batches.js";
-import { IMAGE_SIZE, loadMnist, scalePixels } from "../src/mnist/dataset.js";
+import { scalePixels } from "../src/mnist/dataset.js";
+import { IMAGE_SIZE } from "../src/mnist/image.js";
+import { loadMnist } from "../src/io/mnist.js";
 import { Prng } from "../src/tensor/prng.js";
 import { alloc } from "../src/tensor/storage.js";
 

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodeIdx, readIdx, readImagesLabels, writeIdx } from "../src/mnist/idx.js";
+import { encodeIdx } from "../src/mnist/idx.js";
+import { readIdx, readImagesLabels, writeIdx } from "../src/io/idx.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mnist-idx-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BORDER_GREY, readPng, toByte, writeImageGrid, writeRgbPng } from "../src/mnist/png.js";
+import { BORDER_GREY, toByte } from "../src/mnist/grid.js";
+import { readPng, writeImageGrid, writeRgbPng } from "../src/io/png.js";
 import { alloc } from "../src/tensor/storage.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mnist-png-"));

@@ -9,10 +9,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
-import {
-  Adam, BatchNorm1d, LeakyReLU, Linear, RMSprop, Sequential, loadModule, loadOptimizer, readSafetensors, saveModule,
-  saveOptimizer, writeSafetensors,
-} from "../src/nn/index.js";
+import { Adam, BatchNorm1d, LeakyReLU, Linear, RMSprop, Sequential } from "../src/nn/index.js";
+import { loadModule, loadOptimizer, readSafetensors, saveModule, saveOptimizer, writeSafetensors } from "../src/io/checkpoint.js";
 import type { TensorEntry } from "../src/nn/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nn-checkpoint-"));

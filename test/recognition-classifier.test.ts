@@ -7,8 +7,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGE_SIZE, loadMnist, type Mnist } from "../src/mnist/dataset.js";
-import { Classifier, classify, loadClassifier, saveClassifier, trainClassifier } from "../src/recognition/classifier.js";
+import { type Mnist } from "../src/mnist/dataset.js";
+import { IMAGE_SIZE } from "../src/mnist/image.js";
+import { loadMnist } from "../src/io/mnist.js";
+import { Classifier, classify, trainClassifier } from "../src/recognition/classifier.js";
+import { loadClassifier, saveClassifier } from "../src/io/evaluator.js";
 import { argmaxRows } from "../src/recognition/metrics.js";
 import * as T from "../src/tensor/index.js";
 

@@ -8,9 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeIdx } from "../src/mnist/idx.js";
-import { Linear, saveModule } from "../src/nn/index.js";
-import { Classifier, saveClassifier } from "../src/recognition/classifier.js";
+import { writeIdx } from "../src/io/idx.js";
+import { Linear } from "../src/nn/index.js";
+import { saveModule } from "../src/io/checkpoint.js";
+import { Classifier } from "../src/recognition/classifier.js";
+import { saveClassifier } from "../src/io/evaluator.js";
 import { Prng } from "../src/tensor/prng.js";
 import { expectCliFailure, runCli, type CliResult } from "./cli.js";
 

@@ -11,10 +11,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGE_SIZE, loadMnist, type Mnist } from "../src/mnist/dataset.js";
-import { readPng } from "../src/mnist/png.js";
-import { createEvaluator, evaluateWith, evaluationJson, type Evaluation, type Evaluator } from "../src/recognition/evaluate.js";
-import { writeReport } from "../src/recognition/report.js";
+import { type Mnist } from "../src/mnist/dataset.js";
+import { IMAGE_SIZE } from "../src/mnist/image.js";
+import { loadMnist } from "../src/io/mnist.js";
+import { readPng } from "../src/io/png.js";
+import { evaluateWith, evaluationJson, type Evaluation, type Evaluator } from "../src/recognition/evaluate.js";
+import { createEvaluator } from "../src/io/evaluator.js";
+import { writeReport } from "../src/io/report.js";
 import { Prng } from "../src/tensor/prng.js";
 
 const dir = mkdtempSync(join(tmpdir(), "recognition-evaluate-"));

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
-import { saveModule, writeSafetensors } from "../src/nn/index.js";
+import { saveModule, writeSafetensors } from "../src/io/checkpoint.js";
 import { createGenerator, MODEL_KINDS } from "../src/gan/models.js";
 import { TORCH_ABS_TOL } from "./tolerances.js";
 

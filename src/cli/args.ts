@@ -1,7 +1,9 @@
 /**
  * A small command-line flag parser: `--name value`, `--name=value` and boolean `--name`. Each
  * command declares its flags with a type, a default and a line of help; anything undeclared, a
- * missing value or a value of the wrong type is a `UsageError` naming the flag.
+ * missing value or a value of the wrong type is a `UsageError` naming the flag. The values come
+ * back typed from the declarations (declare them with `defineFlags`): a string flag is a `string`,
+ * a number flag a `number`, either `| undefined` when it has no default; a bool flag is a `boolean`.
  */
 import { UsageError } from "./errors.js";
 
@@ -17,12 +19,22 @@ export interface FlagSpec {
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
-export type FlagValues = Record<string, string | number | boolean | undefined>;
+
+/** The parsed value of one declared flag. */
+export type FlagValue<S extends FlagSpec> = S["type"] extends "bool"
+  ? boolean
+  : (S["type"] extends "string" ? string : number) | (S extends { default: string | number } ? never : undefined);
+export type FlagValues<S extends FlagSpecs> = { -readonly [K in keyof S]: FlagValue<S[K]> };
+
+/** Declares a command's flags, keeping their literal types so `parseFlags` can type the values. */
+export function defineFlags<const S extends FlagSpecs>(specs: S): S {
+  return specs;
+}
 
 /** Parses `argv` (the words after the command) against `specs`. */
-export function parseFlags(argv: string[], specs: FlagSpecs, command: string): FlagValues {
-  const out: FlagValues = {};
-  for (const [name, spec] of Object.entries(specs)) out[name] = spec.default;
+export function parseFlags<S extends FlagSpecs>(argv: string[], specs: S, command: string): FlagValues<S> {
+  const out: Record<string, string | number | boolean | undefined> = {};
+  for (const [name, spec] of Object.entries(specs)) out[name] = spec.type === "bool" ? spec.default ?? false : spec.default;
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (!word.startsWith("--")) throw new UsageError(`${command}: unexpected argument '${word}' (see --help)`);
@@ -47,7 +59,12 @@ export function parseFlags(argv: string[], specs: FlagSpecs, command: string): F
     }
     out[name] = convert(command, name, spec, value);
   }
-  return out;
+  return out as FlagValues<S>;
+}
+
+/** Whether `--name` (or `--name=...`) is among the words, whatever its value. */
+export function flagGiven(argv: readonly string[], name: string): boolean {
+  return argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 }
 
 function convert(command: string, name: string, spec: FlagSpec, value: string): string | number {

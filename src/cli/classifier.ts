@@ -3,17 +3,19 @@
  * (atomically) with its test accuracy in the metadata; or measure a checkpoint on the 10,000 test
  * images (accuracy, per-digit precision and recall; `--json` ends with one JSON line).
  */
-import { formatHelp, parseFlags, type FlagSpecs } from "./args.js";
+import { defineFlags, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
-import { loadMnist, mnistDir, IMAGE_SIZE } from "../mnist/dataset.js";
-import { DEFAULT_CLASSIFIER, DEFAULT_CLASSIFIER_PATH, classify, loadClassifier, saveClassifier, trainClassifier, type Classifier } from "../recognition/classifier.js";
+import { IMAGE_SIZE } from "../mnist/image.js";
+import { loadMnist, mnistDir } from "../io/mnist.js";
+import { DEFAULT_CLASSIFIER, classify, trainClassifier, type Classifier } from "../recognition/classifier.js";
+import { DEFAULT_CLASSIFIER_PATH, loadClassifier, saveClassifier } from "../io/evaluator.js";
 import { argmaxRows, classScores, confusionMatrix, type ClassScores } from "../recognition/metrics.js";
-import { ensureParentDir } from "../util/fs.js";
-import { ProgressBar } from "../util/progress.js";
+import { ensureParentDir } from "../io/files.js";
+import { ProgressBar } from "../io/progress.js";
 
 const USAGE = "tsx src/main.ts classifier (train | test) [flags]";
 
-const TRAIN_FLAGS: FlagSpecs = {
+const TRAIN_FLAGS = defineFlags({
   epochs: { type: "int", help: "passes over the training images (the last at a tenth of the learning rate)", default: 4, min: 1 },
   out: { type: "string", help: "checkpoint to write (default: models/classifier.safetensors of this repo)" },
   seed: { type: "int", help: "seed for the initial weights and the batch order", default: 1 },
@@ -22,14 +24,14 @@ const TRAIN_FLAGS: FlagSpecs = {
   lr: { type: "float", help: "Adam learning rate", default: 1e-3, min: 0 },
   data: { type: "string", help: "folder with the four MNIST IDX files (default: the bundled copy)" },
   help: { type: "bool", help: "show this help" },
-};
+});
 
-const TEST_FLAGS: FlagSpecs = {
+const TEST_FLAGS = defineFlags({
   checkpoint: { type: "string", help: "classifier checkpoint (default: models/classifier.safetensors of this repo)" },
   json: { type: "bool", help: "end with one line of JSON: accuracy and per-digit precision, recall, F1" },
   data: { type: "string", help: "folder with the four MNIST IDX files (default: the bundled copy)" },
   help: { type: "bool", help: "show this help" },
-};
+});
 
 function help(): string {
   return [
@@ -58,15 +60,15 @@ export const command = {
 function train(argv: string[]): void {
   const f = parseFlags(argv, TRAIN_FLAGS, "classifier train");
   if (f.help) return void console.log(formatHelp("tsx src/main.ts classifier train [flags]", TRAIN_FLAGS));
-  const out = (f.out as string | undefined) ?? DEFAULT_CLASSIFIER_PATH;
-  const epochs = f.epochs as number;
-  const seed = f.seed as number;
-  const batchSize = f.batch as number;
-  const lr = f.lr as number;
-  const dir = (f.data as string | undefined) ?? mnistDir();
+  const out = f.out ?? DEFAULT_CLASSIFIER_PATH;
+  const epochs = f.epochs;
+  const seed = f.seed;
+  const batchSize = f.batch;
+  const lr = f.lr;
+  const dir = f.data ?? mnistDir();
   ensureParentDir(out); // fail before training, not after
   const full = loadMnist("train", dir);
-  const n = Math.min((f.limit as number | undefined) ?? full.n, full.n);
+  const n = Math.min(f.limit ?? full.n, full.n);
   const data = { n, pixels: full.pixels.subarray(0, n * IMAGE_SIZE), labels: full.labels.subarray(0, n) };
   console.log(`training classifier on ${n} images: ${epochs} epochs, batch ${batchSize}, Adam lr ${lr}, seed ${seed}`);
   const start = performance.now();
@@ -104,9 +106,9 @@ function train(argv: string[]): void {
 function test(argv: string[]): void {
   const f = parseFlags(argv, TEST_FLAGS, "classifier test");
   if (f.help) return void console.log(formatHelp("tsx src/main.ts classifier test [flags]", TEST_FLAGS));
-  const path = (f.checkpoint as string | undefined) ?? DEFAULT_CLASSIFIER_PATH;
+  const path = f.checkpoint ?? DEFAULT_CLASSIFIER_PATH;
   const { model, metadata } = loadClassifier(path);
-  const test = loadMnist("test", (f.data as string | undefined) ?? mnistDir());
+  const test = loadMnist("test", f.data ?? mnistDir());
   const s = measure(model, test.pixels, test.labels);
   const lines = [
     `classifier ${path}`,

@@ -2,23 +2,24 @@
  * `data`: look at the MNIST files before training on them. `--stats` prints the digits per class and
  * the mean pixel of each split; `--grid FILE.png` draws real digits, one row per class. Reads only.
  */
-import { formatHelp, parseFlags, type FlagSpecs } from "./args.js";
+import { defineFlags, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
-import { loadMnist, mnistDir, NUM_CLASSES, IMAGE_SIZE, splitPaths, scalePixels, type Mnist, type Split } from "../mnist/dataset.js";
-import { readImagesLabels } from "../mnist/idx.js";
-import { writeImageGrid } from "../mnist/png.js";
-import { alloc } from "../tensor/storage.js";
+import type { Mnist, Split } from "../mnist/dataset.js";
+import { NUM_CLASSES } from "../mnist/image.js";
+import { loadMnist, mnistDir, splitPaths } from "../io/mnist.js";
+import { readImagesLabels } from "../io/idx.js";
+import { writeDigitGrid } from "../io/png.js";
 
 const USAGE = "tsx src/main.ts data (--stats | --grid FILE.png) [--data DIR] [--per-row N] [--split S]";
 
-const FLAGS: FlagSpecs = {
+const FLAGS = defineFlags({
   stats: { type: "bool", help: "print the count of each digit and the mean pixel of train and test" },
   grid: { type: "string", help: "write a PNG of real digits, one row per class" },
   data: { type: "string", help: "folder with the four IDX files, plain or .gz (default: the bundled copy)" },
   "per-row": { type: "int", help: "digits per row of the grid", default: 10, min: 1 },
   split: { type: "string", help: "split the grid draws from: train or test", default: "train" },
   help: { type: "bool", help: "show this help" },
-};
+});
 
 export const command = {
   run(argv: string[]): void {
@@ -26,9 +27,9 @@ export const command = {
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
     if (!f.stats && f.grid === undefined) throw new UsageError("data: give --stats or --grid FILE.png (see --help)");
     if (f.split !== "train" && f.split !== "test") throw new UsageError(`data: --split must be train or test, got '${f.split}'`);
-    const dir = (f.data as string | undefined) ?? mnistDir();
+    const dir = f.data ?? mnistDir();
     if (f.stats) printStats(dir);
-    if (f.grid !== undefined) writeGrid(f.grid as string, dir, f.split, f["per-row"] as number);
+    if (f.grid !== undefined) writeGrid(f.grid, dir, f.split, f["per-row"]);
   },
 };
 
@@ -61,16 +62,7 @@ function printStats(dir: string): void {
 /** Writes the first `perRow` examples of each digit (file order) as a 10-row grid. */
 function writeGrid(path: string, dir: string, split: Split, perRow: number): void {
   const p = splitPaths(split, dir);
-  const { n, images, labels } = readImagesLabels(p.images, p.labels);
-  const grid = alloc(NUM_CLASSES * perRow * IMAGE_SIZE); // (10 * perRow, 28, 28), stays -1 (black) where a class runs short
-  grid.fill(-1);
-  const filled = new Array<number>(NUM_CLASSES).fill(0);
-  for (let i = 0; i < n; i++) {
-    const d = labels[i]!;
-    if (filled[d]! >= perRow) continue;
-    const cell = d * perRow + filled[d]!++;
-    scalePixels(images.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE), grid.subarray(cell * IMAGE_SIZE, (cell + 1) * IMAGE_SIZE));
-  }
-  writeImageGrid(path, grid, { rows: NUM_CLASSES, cols: perRow });
+  const { images, labels } = readImagesLabels(p.images, p.labels);
+  writeDigitGrid(path, images, labels, perRow);
   console.log(`wrote ${path}: ${NUM_CLASSES} rows (digits 0..9) x ${perRow} ${split} digits`);
 }

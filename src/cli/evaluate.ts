@@ -6,18 +6,20 @@
  */
 import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { formatHelp, parseFlags, type FlagSpecs } from "./args.js";
+import { defineFlags, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
-import { readImagesLabels } from "../mnist/idx.js";
-import { evaluateSamples, evaluationJson } from "../recognition/evaluate.js";
-import { formatEvaluation, writeReport } from "../recognition/report.js";
+import { readImagesLabels } from "../io/idx.js";
+import { evaluateSamples } from "../io/evaluator.js";
+import { writeReport } from "../io/report.js";
+import { evaluationJson } from "../recognition/evaluate.js";
+import { formatEvaluation } from "../recognition/report.js";
 import { Prng } from "../tensor/index.js";
-import { loadGenerator } from "../gan/load.js";
+import { loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages } from "../gan/sampling.js";
 
 const USAGE = "tsx src/main.ts evaluate (--samples PREFIX | --checkpoint G [--per-digit N] [--seed S]) [--json] [--report FILE] [--classifier FILE]";
 
-const FLAGS: FlagSpecs = {
+const FLAGS = defineFlags({
   samples: { type: "string", help: "reads PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte (plain or .gz)" },
   checkpoint: { type: "string", help: "draw the samples from this generator (.safetensors file or run folder) instead" },
   "per-digit": { type: "int", min: 1, default: 1000, help: "with --checkpoint: samples drawn of each digit" },
@@ -27,14 +29,14 @@ const FLAGS: FlagSpecs = {
   classifier: { type: "string", help: "classifier checkpoint (default: models/classifier.safetensors of this repo)" },
   data: { type: "string", help: "folder with the four MNIST IDX files (default: the bundled copy)" },
   help: { type: "bool", help: "show this help" },
-};
+});
 
 export const command = {
   run(argv: string[]): void {
     const f = parseFlags(argv, FLAGS, "evaluate");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
-    const prefix = f.samples as string | undefined;
-    const checkpoint = f.checkpoint as string | undefined;
+    const prefix = f.samples;
+    const checkpoint = f.checkpoint;
     if ((prefix === undefined || prefix === "") === (checkpoint === undefined || checkpoint === ""))
       throw new UsageError("evaluate: give either --samples PREFIX or --checkpoint G (see --help)");
     let images: Uint8Array | Float32Array;
@@ -43,8 +45,8 @@ export const command = {
     let reportDir: string;
     if (checkpoint) {
       const { G, path } = loadGenerator(checkpoint);
-      labels = digitLabels(f["per-digit"] as number);
-      images = generateImages(G, labels, new Prng(f.seed as number));
+      labels = digitLabels(f["per-digit"]);
+      images = generateImages(G, labels, new Prng(f.seed));
       source = `${path} (${f["per-digit"]} per digit, seed ${f.seed})`;
       reportDir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
     } else {
@@ -54,10 +56,10 @@ export const command = {
       reportDir = dirname(prefix!);
     }
     const ev = evaluateSamples(images, labels, {
-      classifier: f.classifier as string | undefined,
-      dataDir: f.data as string | undefined,
+      classifier: f.classifier,
+      dataDir: f.data,
     });
-    const reportPath = (f.report as string | undefined) ?? join(reportDir, "report.md");
+    const reportPath = f.report ?? join(reportDir, "report.md");
     const files = writeReport(reportPath, ev, { images, labels, source });
     console.log(formatEvaluation(ev, `evaluation of ${source}`));
     console.log(`\nwrote ${files.report}, ${files.samples}, ${files.confusion}`);

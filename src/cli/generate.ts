@@ -4,15 +4,14 @@
  * every run shows new digits and a liked one can be drawn again.
  */
 import { randomInt } from "node:crypto";
-import { formatHelp, parseFlags } from "./args.js";
-import type { FlagSpecs } from "./args.js";
+import { defineFlags, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
 import { Prng } from "../tensor/index.js";
-import { writeImageGrid } from "../mnist/png.js";
-import { loadGenerator } from "../gan/load.js";
+import { writeImageGrid } from "../io/png.js";
+import { loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages } from "../gan/sampling.js";
 
-const FLAGS: FlagSpecs = {
+const FLAGS = defineFlags({
   digit: { type: "string", help: "a digit 0..9, or 'all' for a 10x10 grid with row d showing digit d" },
   count: { type: "int", min: 1, default: 16, help: "images of the digit (ignored with --digit all)" },
   seed: { type: "int", help: "noise seed (default: fresh, printed)" },
@@ -20,7 +19,7 @@ const FLAGS: FlagSpecs = {
   out: { type: "string", help: "PNG file to write (required)" },
   scale: { type: "int", min: 1, default: 2, help: "pixels per image pixel" },
   help: { type: "bool", help: "show this help" },
-};
+});
 const USAGE = "tsx src/main.ts generate --digit 0..9|all [--count N] [--seed S] --checkpoint FILE --out FILE.png";
 
 /** Parses --digit: "all" or a single digit 0..9. */
@@ -38,14 +37,14 @@ export const command = {
     const digit = parseDigit("generate", f.digit);
     if (f.checkpoint === undefined) throw new UsageError("generate: --checkpoint is required (a generator .safetensors file or a run folder)");
     if (f.out === undefined) throw new UsageError("generate: --out FILE.png is required");
-    const seed = (f.seed as number | undefined) ?? randomInt(0, 2 ** 31);
-    const { G, path } = loadGenerator(f.checkpoint as string);
-    const count = f.count as number;
+    const seed = f.seed ?? randomInt(0, 2 ** 31);
+    const { G, path } = loadGenerator(f.checkpoint);
+    const count = f.count;
     const labels = digit === "all" ? digitLabels(10) : digitLabels(count, [digit]);
     const images = generateImages(G, labels, new Prng(seed));
     const cols = digit === "all" ? 10 : Math.ceil(Math.sqrt(count));
     const rows = digit === "all" ? 10 : Math.ceil(count / cols);
-    writeImageGrid(f.out as string, images, { rows, cols, scale: f.scale as number });
+    writeImageGrid(f.out, images, { rows, cols, scale: f.scale });
     console.log(`wrote ${f.out}: ${labels.length} images of ${digit === "all" ? "every digit" : `digit ${digit}`} from ${path} (seed ${seed})`);
   },
 };

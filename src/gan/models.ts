@@ -16,8 +16,9 @@ import type { Layer } from "../nn/module.js";
 import {
   BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, Linear, ReLU, Sequential, Tanh,
 } from "../nn/index.js";
+import { IMAGE_H, IMAGE_SIZE, IMAGE_W, NUM_CLASSES } from "../mnist/image.js";
 
-export const NUM_CLASSES = 10;
+export { NUM_CLASSES };
 export const MODEL_KINDS = ["mlp", "conv"] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
@@ -47,11 +48,11 @@ export class MlpGenerator extends Module implements Generator {
     const z = latent + NUM_CLASSES;
     this.net = this.child("net", new Sequential(
       ...block(z, 128, prng, false), ...block(128, 256, prng, true), ...block(256, 512, prng, true),
-      ...block(512, 1024, prng, true), new Linear(1024, 784, prng), new Tanh(),
+      ...block(512, 1024, prng, true), new Linear(1024, IMAGE_SIZE, prng), new Tanh(),
     ));
   }
   forward(z: Tensor, y: Tensor): Tensor {
-    return T.reshape(this.net.forward(T.concat([z, y], 1)), [-1, 1, 28, 28]);
+    return T.reshape(this.net.forward(T.concat([z, y], 1)), [-1, 1, IMAGE_H, IMAGE_W]);
   }
 }
 
@@ -60,14 +61,14 @@ export class MlpCritic extends Module implements Critic {
   constructor(prng: Prng) {
     super();
     this.net = this.child("net", new Sequential(
-      new Linear(784 + NUM_CLASSES, 512, prng), new LeakyReLU(0.2),
+      new Linear(IMAGE_SIZE + NUM_CLASSES, 512, prng), new LeakyReLU(0.2),
       new Linear(512, 512, prng), new LeakyReLU(0.2),
       new Linear(512, 512, prng), new LeakyReLU(0.2),
       new Linear(512, 1, prng),
     ));
   }
   forward(x: Tensor, y: Tensor): Tensor {
-    return this.net.forward(T.concat([T.reshape(x, [-1, 784]), y], 1));
+    return this.net.forward(T.concat([T.reshape(x, [-1, IMAGE_SIZE]), y], 1));
   }
 }
 
@@ -91,10 +92,10 @@ export class ConvGenerator extends Module implements Generator {
  * Label planes: (B, 10) one-hot -> (B, 10, 28, 28), plane d all ones for a digit d. The labels are
  * data, not parameters, so this is built outside the graph.
  */
-export function labelPlanes(y: Tensor, size = 28): Tensor {
+export function labelPlanes(y: Tensor): Tensor {
   const [B, C] = y.shape as [number, number];
-  const out = T.zeros([B, C, size, size]);
-  const plane = size * size;
+  const out = T.zeros([B, C, IMAGE_H, IMAGE_W]);
+  const plane = IMAGE_SIZE;
   for (let b = 0; b < B; b++)
     for (let c = 0; c < C; c++) {
       const v = y.data[b * C + c]!;

@@ -7,7 +7,7 @@ import * as T from "../tensor/index.js";
 import type { Prng } from "../tensor/index.js";
 import { oneHot } from "../mnist/batches.js";
 import type { Generator } from "./models.js";
-import { NUM_CLASSES } from "./models.js";
+import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/image.js";
 
 /**
  * Generates one image per label.
@@ -20,7 +20,7 @@ export function generateImages(G: Generator, labels: Uint8Array, prng: Prng, noi
   const Z = G.latent;
   const z = noise ?? prng.fillNormal(T.alloc(n * Z));
   if (z.length !== n * Z) throw new Error(`generateImages: noise holds ${z.length} values, need ${n}x${Z}`);
-  const out = T.alloc(n * 784);
+  const out = T.alloc(n * IMAGE_SIZE);
   const wasTraining = G.training;
   G.eval();
   try {
@@ -29,7 +29,7 @@ export function generateImages(G: Generator, labels: Uint8Array, prng: Prng, noi
         const e = Math.min(n, s + chunk);
         const zt = new T.Tensor([e - s, Z], z.subarray(s * Z, e * Z));
         const yt = new T.Tensor([e - s, NUM_CLASSES], oneHot(labels.subarray(s, e)));
-        out.set(G.forward(zt, yt).data, s * 784);
+        out.set(G.forward(zt, yt).data, s * IMAGE_SIZE);
       }
     });
   } finally {

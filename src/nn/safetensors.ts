@@ -7,10 +7,7 @@
  * Reading validates everything and fails with one line `<file>: <problem>`. Not a general reader:
  * other dtypes are refused, and I64 values must be exact in float32 (they are counters here).
  */
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
 import { alloc, shapeStr, sizeOf } from "../tensor/index.js";
-import { writeFileAtomic } from "../util/fs.js";
 
 export type Dtype = "float32" | "int64";
 
@@ -72,27 +69,6 @@ export function encodeSafetensors(entries: readonly TensorEntry[], metadata: Rec
     }
   }
   return bytes;
-}
-
-/**
- * Writes `entries` (in order) and `metadata` to `path` as safetensors, atomically.
- * @param entries [name, {data (row-major, shape's size), shape, dtype}]
- */
-export function writeSafetensors(path: string, entries: readonly TensorEntry[], metadata: Record<string, string> = {}): void {
-  writeFileAtomic(path, encodeSafetensors(entries, metadata));
-}
-
-/** Reads and validates a safetensors file; every failure is one line naming the file. */
-export function readSafetensors(path: string): Safetensors {
-  const name = basename(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === "ENOENT" ? `${name}: not found (${path})` : `${name}: cannot read: ${code ?? (e as Error).message}`);
-  }
-  return parseSafetensors(bytes, name);
 }
 
 /** Parses the bytes of a safetensors file (copying the data out); `name` is used in error messages. */

@@ -5,12 +5,10 @@
  *
  * Legend: B = batch, N = number of images, H = hidden width (feature dimension), pixels in [-1, 1].
  */
-import { existsSync } from "node:fs";
-import { basename } from "node:path";
-import { fileURLToPath } from "node:url";
-import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/dataset.js";
+import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/image.js";
 import { Batcher, type BatchSource } from "../mnist/batches.js";
-import { Adam, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, loadModuleFrom, readSafetensors, saveModule } from "../nn/index.js";
+import { Adam, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, loadModuleFrom } from "../nn/index.js";
+import type { Safetensors } from "../nn/index.js";
 import * as T from "../tensor/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { argmaxRows } from "./metrics.js";
@@ -26,9 +24,6 @@ export interface ClassifierConfig {
 }
 
 export const DEFAULT_CLASSIFIER: ClassifierConfig = { conv1: 8, conv2: 16, hidden: 128 };
-
-/** models/classifier.safetensors in this repository, found from this file (works from any cwd). */
-export const DEFAULT_CLASSIFIER_PATH = fileURLToPath(new URL("../../models/classifier.safetensors", import.meta.url));
 
 /**
  * net.0 conv 1->C1 5x5 pad 2, net.1 ReLU, net.2 max-pool 2   (B,C1,14,14)
@@ -176,36 +171,33 @@ export function trainClassifier(data: BatchSource, opts: TrainOptions): Classifi
   return model;
 }
 
-/** Writes the classifier's weights (atomically) with its architecture in the metadata, plus `extra`. */
-export function saveClassifier(path: string, model: Classifier, extra: Record<string, string> = {}): void {
-  saveModule(path, model, { architecture: model.describe(), config: JSON.stringify(model.config), ...extra });
+/** The checkpoint metadata that describes a classifier's architecture, plus `extra`. */
+export function classifierMetadata(model: Classifier, extra: Record<string, string> = {}): Record<string, string> {
+  return { architecture: model.describe(), config: JSON.stringify(model.config), ...extra };
 }
 
 /**
- * Loads a classifier checkpoint: builds the architecture its metadata names (the default one if it
- * names none) and loads the weights; every problem (missing file, not safetensors, wrong tensors or
- * shapes) is one line naming the file. Returns the model in eval mode and the file's metadata.
+ * The classifier a parsed checkpoint holds: builds the architecture its metadata names (the default
+ * one if it names none) and loads the weights; every problem is one line naming `name`. In eval mode.
  */
-export function loadClassifier(path: string = DEFAULT_CLASSIFIER_PATH): { model: Classifier; metadata: Record<string, string> } {
-  if (!existsSync(path)) throw new Error(`classifier checkpoint not found: ${path} (train one with: tsx src/main.ts classifier train)`);
-  const file = readSafetensors(path);
-  const model = new Classifier(new T.Prng(0), parseConfig(file.metadata.config, path));
-  const metadata = loadModuleFrom(file, basename(path), model);
+export function classifierFromCheckpoint(file: Safetensors, name: string): Classifier {
+  const model = new Classifier(new T.Prng(0), parseConfig(file.metadata.config, name));
+  loadModuleFrom(file, name, model);
   model.eval();
-  return { model, metadata };
+  return model;
 }
 
-function parseConfig(text: string | undefined, path: string): ClassifierConfig {
+function parseConfig(text: string | undefined, name: string): ClassifierConfig {
   if (text === undefined) return DEFAULT_CLASSIFIER;
   let c: unknown;
   try {
     c = JSON.parse(text);
   } catch {
-    throw new Error(`${path}: metadata 'config' is not JSON: ${text.slice(0, 60)}`);
+    throw new Error(`${name}: metadata 'config' is not JSON: ${text.slice(0, 60)}`);
   }
   const ok = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4096;
   const o = c as Partial<ClassifierConfig>;
   if (typeof c !== "object" || c === null || !ok(o.conv1) || !ok(o.conv2) || !ok(o.hidden))
-    throw new Error(`${path}: metadata 'config' is not a classifier configuration: ${text.slice(0, 60)}`);
+    throw new Error(`${name}: metadata 'config' is not a classifier configuration: ${text.slice(0, 60)}`);
   return { conv1: o.conv1, conv2: o.conv2, hidden: o.hidden };
 }

@@ -2,12 +2,15 @@
  * Judging conditional samples with the MNIST classifier: conditional accuracy, per-digit precision,
  * recall and F1, the confusion matrix, the Fréchet distance of classifier features to the MNIST test
  * set, the classifier score and diversity; and the same figures for real training digits, the ceiling.
- * In memory (no files written); the report writer is report.ts, the command is src/cli/evaluate.ts.
+ * In memory and pure: loading the classifier and MNIST from files is `src/io/evaluator.ts`, the report
+ * writer is report.ts, the command is src/cli/evaluate.ts.
  *
  * Legend: N = samples, H = feature dimension, C = 10 digits. Images are (N, 28, 28), row-major.
  */
-import { IMAGE_SIZE, NUM_CLASSES, loadMnist, mnistDir, scalePixels } from "../mnist/dataset.js";
-import { DEFAULT_CLASSIFIER_PATH, classify, loadClassifier, type Classifier } from "./classifier.js";
+import { scalePixels } from "../mnist/dataset.js";
+import type { Mnist } from "../mnist/dataset.js";
+import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/image.js";
+import { classify, type Classifier } from "./classifier.js";
 import { frechetDistance, meanCovariance, type Gaussian } from "./linalg.js";
 import { argmaxRows, classScores, classSpread, classifierScore, confusionMatrix, diversity, softmaxRows, type ConfusionMatrix } from "./metrics.js";
 
@@ -40,16 +43,6 @@ export interface Evaluation extends Scores {
   reference: string;
 }
 
-export interface EvaluatorOptions {
-  /** Classifier checkpoint path, or a loaded model. Default: models/classifier.safetensors of this repo. */
-  classifier?: string | Classifier;
-  /** Folder of the MNIST IDX files (default: the bundled copy). */
-  dataDir?: string;
-  /** Real images used: the first `realLimit` training images (the "real" column) and the first
-   * `realLimit` test images (the reference for distance and diversity). Default 10,000. */
-  realLimit?: number;
-}
-
 /** The classifier plus the statistics of real digits it measures samples against; reuse it across calls. */
 export interface Evaluator {
   model: Classifier;
@@ -67,36 +60,25 @@ export interface Evaluator {
 }
 
 /**
- * Loads the classifier and computes the reference statistics: classifier features of the MNIST test
- * images, and the scores of the first training images. About 20,000 forward passes: build it once.
+ * Computes the reference statistics for `model`: classifier features of the first `limit` MNIST test
+ * images, and the scores of the first `limit` training images. About 20,000 forward passes: build it
+ * once and reuse it.
  */
-export function createEvaluator(opts: EvaluatorOptions = {}): Evaluator {
-  let model: Classifier;
-  let classifierPath: string;
-  let classifierTestAccuracy = NaN;
-  if (typeof opts.classifier === "object") {
-    model = opts.classifier;
-    classifierPath = "(in memory)";
-  } else {
-    classifierPath = opts.classifier ?? DEFAULT_CLASSIFIER_PATH;
-    const loaded = loadClassifier(classifierPath);
-    model = loaded.model;
-    if (loaded.metadata.test_accuracy !== undefined) classifierTestAccuracy = Number(loaded.metadata.test_accuracy);
-  }
-  const dir = opts.dataDir ?? mnistDir();
-  const limit = opts.realLimit ?? 10_000;
-  const test = loadMnist("test", dir);
+export function buildEvaluator(
+  model: Classifier, test: Mnist, train: Mnist,
+  opts: { classifierPath?: string; classifierTestAccuracy?: number; limit?: number } = {},
+): Evaluator {
+  const limit = opts.limit ?? 10_000;
   const nTest = Math.min(limit, test.n);
   const testOut = classify(model, test.pixels.subarray(0, nTest * IMAGE_SIZE));
   const testGaussian = meanCovariance(testOut.features, nTest, testOut.dim);
   const testSpread = classSpread(testOut.features, test.labels.subarray(0, nTest), testOut.dim);
   const refs = { model, testGaussian, testSpread };
-  const train = loadMnist("train", dir);
   const nTrain = Math.min(limit, train.n);
   return {
     ...refs,
-    classifierPath,
-    classifierTestAccuracy,
+    classifierPath: opts.classifierPath ?? "(in memory)",
+    classifierTestAccuracy: opts.classifierTestAccuracy ?? NaN,
     real: scoreImages(refs, train.pixels.subarray(0, nTrain * IMAGE_SIZE), train.labels.subarray(0, nTrain)),
     reference: `real = MNIST training images 0..${nTrain - 1}; references = MNIST test images 0..${nTest - 1}`,
     score: (images, labels) => scoreImages(refs, images, labels),
@@ -127,27 +109,7 @@ function scoreImages(ev: Pick<Evaluator, "model" | "testGaussian" | "testSpread"
   };
 }
 
-/** Evaluators already built, by classifier path, data folder and limit (the references take a while). */
-const cache = new Map<string, Evaluator>();
-
-/**
- * Scores conditional samples and puts the same figures for real training digits beside them.
- * With a checkpoint path (or none), the evaluator is built once and cached for later calls.
- * @param images (N, 28, 28): bytes 0..255, or float pixels in [-1, 1] (as the generator makes them)
- * @param labels (N) the digit each image was requested as, 0..9
- */
-export function evaluateSamples(images: Uint8Array | Float32Array, labels: Uint8Array, opts: EvaluatorOptions = {}): Evaluation {
-  let ev: Evaluator;
-  if (typeof opts.classifier === "object") ev = createEvaluator(opts);
-  else {
-    const key = `${opts.classifier ?? DEFAULT_CLASSIFIER_PATH}|${opts.dataDir ?? ""}|${opts.realLimit ?? 10_000}`;
-    ev = cache.get(key) ?? createEvaluator(opts);
-    cache.set(key, ev);
-  }
-  return evaluateWith(ev, images, labels);
-}
-
-/** As `evaluateSamples`, with an evaluator you built (and keep) yourself. */
+/** Scores conditional samples with `ev` and puts the same figures for real training digits beside them. */
 export function evaluateWith(ev: Evaluator, images: Uint8Array | Float32Array, labels: Uint8Array): Evaluation {
   return {
     ...ev.score(images, labels),

@@ -1,13 +1,10 @@
 /**
- * Presenting an `Evaluation`: a plain-text summary for the terminal, and a Markdown report written
- * atomically with two PNGs beside it (a grid of samples, 10 per digit, and the confusion matrix as a
- * heat map). Formatting only: every number comes from evaluate.ts.
+ * Presenting an `Evaluation`: a plain-text summary for the terminal, a Markdown report, and the
+ * confusion matrix as a heat map in RGBA pixels. Formatting only: every number comes from
+ * evaluate.ts, and the files are written by `src/io/report.ts`.
  */
-import { basename, dirname, extname, join } from "node:path";
-import { IMAGE_SIZE, NUM_CLASSES, scalePixels } from "../mnist/dataset.js";
-import { writeImageGrid, writeRgbPng } from "../mnist/png.js";
-import { alloc } from "../tensor/index.js";
-import { ensureParentDir, writeFileAtomic } from "../util/fs.js";
+import { NUM_CLASSES } from "../mnist/image.js";
+import type { Rgba } from "../mnist/grid.js";
 import type { Evaluation, Scores } from "./evaluate.js";
 import type { ConfusionMatrix } from "./metrics.js";
 
@@ -46,36 +43,8 @@ export function formatEvaluation(ev: Evaluation, title: string): string {
   return lines.join("\n");
 }
 
-export interface ReportInput {
-  /** (N, 28, 28) the samples: bytes 0..255, or pixels in [-1, 1]. */
-  images: Uint8Array | Float32Array;
-  /** (N) requested digit of each sample. */
-  labels: Uint8Array;
-  /** Where the samples came from, for the report's first line (e.g. an IDX prefix or a run folder). */
-  source: string;
-}
-
-/** Paths of the files a report at `reportPath` consists of. */
-export function reportFiles(reportPath: string): { report: string; samples: string; confusion: string } {
-  const dir = dirname(reportPath);
-  const stem = basename(reportPath, extname(reportPath));
-  return { report: reportPath, samples: join(dir, `${stem}-samples.png`), confusion: join(dir, `${stem}-confusion.png`) };
-}
-
-/**
- * Writes `reportPath` (Markdown) and, beside it, `<stem>-samples.png` (10 samples per digit, one row
- * per digit) and `<stem>-confusion.png` (row-normalised heat map). All three are written atomically.
- */
-export function writeReport(reportPath: string, ev: Evaluation, input: ReportInput): { report: string; samples: string; confusion: string } {
-  const files = reportFiles(reportPath);
-  ensureParentDir(reportPath);
-  writeSampleGrid(files.samples, input.images, input.labels, 10);
-  writeConfusionPng(files.confusion, ev.confusion);
-  writeFileAtomic(reportPath, markdown(ev, input.source, basename(files.samples), basename(files.confusion)));
-  return files;
-}
-
-function markdown(ev: Evaluation, source: string, samplesPng: string, confusionPng: string): string {
+/** The Markdown report; `samplesPng` and `confusionPng` are the pictures' file names beside it. */
+export function reportMarkdown(ev: Evaluation, source: string, samplesPng: string, confusionPng: string): string {
   const md: string[] = [];
   const table = (head: string[], rows: string[][]) => {
     md.push(`| ${head.join(" | ")} |`, `| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`);
@@ -120,25 +89,7 @@ function markdown(ev: Evaluation, source: string, samplesPng: string, confusionP
   return md.join("\n");
 }
 
-/**
- * The first `perRow` images of each digit as a 10-row grid (black cells where a digit runs short).
- * @param images (N, 28, 28) bytes or [-1, 1] pixels  @param labels (N)
- */
-export function writeSampleGrid(path: string, images: Uint8Array | Float32Array, labels: Uint8Array, perRow: number): void {
-  const grid = alloc(NUM_CLASSES * perRow * IMAGE_SIZE).fill(-1); // (10 * perRow, 28, 28)
-  const filled = new Array<number>(NUM_CLASSES).fill(0);
-  for (let i = 0; i < labels.length; i++) {
-    const d = labels[i]!;
-    if (d >= NUM_CLASSES || filled[d]! >= perRow) continue;
-    const dst = grid.subarray((d * perRow + filled[d]!++) * IMAGE_SIZE, (d * perRow + filled[d]!) * IMAGE_SIZE);
-    const src = images.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE);
-    if (src instanceof Uint8Array) scalePixels(src, dst);
-    else dst.set(src);
-  }
-  writeImageGrid(path, grid, { rows: NUM_CLASSES, cols: perRow });
-}
-
-/** 3x5 digit glyphs, each row 3 bits, most significant on the left (as in src/util/plot.ts). */
+/** 3x5 digit glyphs, each row 3 bits, most significant on the left . */
 const DIGITS = [
   [7, 5, 5, 5, 7], [2, 6, 2, 2, 7], [7, 1, 7, 4, 7], [7, 1, 7, 1, 7], [5, 5, 7, 1, 1],
   [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7],
@@ -148,7 +99,7 @@ const DIGITS = [
  * The confusion matrix as a heat map: cell (t, p) shaded white -> dark blue by its share of row t,
  * with its count written in it; digits label the rows (left, requested) and columns (top, predicted).
  */
-export function writeConfusionPng(path: string, m: ConfusionMatrix): void {
+export function confusionHeatMap(m: ConfusionMatrix): Rgba {
   const C = m.length;
   const cell = 40;
   const margin = 24;
@@ -188,5 +139,5 @@ export function writeConfusionPng(path: string, m: ConfusionMatrix): void {
       if (count > 0) text(String(count), x0 + cell / 2, y0 + cell / 2, Math.sqrt(f) > 0.5 ? [255, 255, 255] : ink);
     });
   });
-  writeRgbPng(path, size, size, rgba);
+  return { width: size, height: size, rgba };
 }

@@ -1,57 +1,31 @@
 /**
- * Small line plots as PNG, drawn pixel by pixel (no plotting dependency): axes, grid lines with
- * numeric tick labels in a built-in 3x5 digit font, and one or more series. Written atomically.
- * Enough for a loss curve or a metric over epochs; not a general charting library.
+ * Line plots as SVG text: a title, axis titles with units, tick labels, a legend naming each line,
+ * and optionally integer-only x ticks (epochs). SVG is text and lines, crisp at any size and readable
+ * in any browser and in the README. Pure: returns the document; the caller writes it. Not a general
+ * charting library: enough for a loss curve or metrics over epochs.
  */
-import { writeRgbPng } from "../mnist/png.js";
 
-type Rgb = [number, number, number];
-
-/** 3x5 glyphs for tick labels: each row is 3 bits, most significant on the left. */
-const GLYPHS: Record<string, number[]> = {
-  "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [7, 1, 7, 4, 7], "3": [7, 1, 7, 1, 7], "4": [5, 5, 7, 1, 1],
-  "5": [7, 4, 7, 1, 7], "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 1, 1], "8": [7, 5, 7, 5, 7], "9": [7, 5, 7, 1, 7],
-  ".": [0, 0, 0, 0, 2], "-": [0, 0, 7, 0, 0], "e": [0, 7, 7, 4, 7], "k": [4, 5, 6, 5, 5],
-};
-
-class Canvas {
-  readonly rgba: Uint8Array;
-  constructor(readonly width: number, readonly height: number, bg: Rgb) {
-    this.rgba = new Uint8Array(width * height * 4);
-    for (let i = 0; i < width * height; i++) this.rgba.set([...bg, 255], i * 4);
-  }
-  set(x: number, y: number, c: Rgb): void {
-    x = Math.round(x);
-    y = Math.round(y);
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    this.rgba.set(c, (y * this.width + x) * 4);
-  }
-  /** Straight line by Bresenham's algorithm. */
-  line(x0: number, y0: number, x1: number, y1: number, c: Rgb): void {
-    x0 = Math.round(x0); y0 = Math.round(y0); x1 = Math.round(x1); y1 = Math.round(y1);
-    const dx = Math.abs(x1 - x0), dy = -Math.abs(y1 - y0);
-    const sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-    let err = dx + dy;
-    for (;;) {
-      this.set(x0, y0, c);
-      if (x0 === x1 && y0 === y1) return;
-      const e2 = 2 * err;
-      if (e2 >= dy) { err += dy; x0 += sx; }
-      if (e2 <= dx) { err += dx; y0 += sy; }
-    }
-  }
-  /** Text in the 3x5 font at `scale`, left edge x, top y. Unknown characters are skipped. */
-  text(x: number, y: number, s: string, c: Rgb, scale = 2): void {
-    for (const ch of s) {
-      const g = GLYPHS[ch];
-      if (g) for (let r = 0; r < 5; r++) for (let b = 0; b < 3; b++)
-        if (g[r]! & (4 >> b)) for (let i = 0; i < scale; i++) for (let j = 0; j < scale; j++) this.set(x + b * scale + j, y + r * scale + i, c);
-      x += 4 * scale;
-    }
-  }
+export interface Series {
+  /** The legend's name for this line. */
+  name: string;
+  /** y values; x is `xs[i]` if given, else i. Non-finite values break the line. */
+  values: readonly number[];
+  xs?: readonly number[];
+  /** Any CSS colour, e.g. "#c82828". */
+  color: string;
 }
 
-/** A tick label: short, in the glyphs the font has (e.g. 0.25, -1.5, 12k, 3e-5). */
+export interface PlotOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** Only whole numbers on the x axis (epochs). */
+  integerX?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** A tick label: short (e.g. 0.25, -1.5, 12k, 3e-5). */
 export function tickLabel(v: number): string {
   if (v === 0) return "0";
   const a = Math.abs(v);
@@ -61,10 +35,10 @@ export function tickLabel(v: number): string {
   return v.toExponential(0).replace("+", "");
 }
 
-/** About `n` round tick values spanning [lo, hi]: steps of 1, 2 or 5 times a power of ten. */
-export function niceTicks(lo: number, hi: number, n = 5): number[] {
+/** About `n` round tick values spanning [lo, hi]: steps of 1, 2 or 5 times a power of ten (at least `minStep`). */
+export function niceTicks(lo: number, hi: number, n = 5, minStep = 0): number[] {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / n;
+  const raw = Math.max((hi - lo) / n, minStep);
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
   const out: number[] = [];
@@ -72,19 +46,16 @@ export function niceTicks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
-export interface Series {
-  /** y values; x is `xs[i]` if given, else i. */
-  values: readonly number[];
-  xs?: readonly number[];
-  color: Rgb;
+/** `s` safe inside SVG text. */
+function escape(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-/** Draws the series on shared axes and writes a width x height PNG. Non-finite values are skipped. */
-export function writeLinePlot(path: string, series: Series[], opts: { width?: number; height?: number } = {}): void {
-  const W = opts.width ?? 640;
-  const H = opts.height ?? 360;
-  const cv = new Canvas(W, H, [255, 255, 255]);
-  const left = 64, right = 16, top = 16, bottom = 32;
+/** The series drawn on shared axes, as an SVG document. */
+export function linePlotSvg(series: readonly Series[], opts: PlotOptions): string {
+  const W = opts.width ?? 720;
+  const H = opts.height ?? 400;
+  const left = 72, right = 24, top = 44, bottom = 56;
   let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity;
   for (const s of series)
     s.values.forEach((v, i) => {
@@ -98,32 +69,46 @@ export function writeLinePlot(path: string, series: Series[], opts: { width?: nu
   if (ymax === ymin) { ymin -= 0.5; ymax += 0.5; }
   const pad = (ymax - ymin) * 0.05;
   ymin -= pad; ymax += pad;
-  const px = (x: number): number => left + ((x - xmin) / (xmax - xmin)) * (W - left - right);
-  const py = (y: number): number => H - bottom - ((y - ymin) / (ymax - ymin)) * (H - top - bottom);
-  const grid: Rgb = [225, 225, 225], axis: Rgb = [0, 0, 0], label: Rgb = [60, 60, 60];
+  const px = (x: number): string => (left + ((x - xmin) / (xmax - xmin)) * (W - left - right)).toFixed(1);
+  const py = (y: number): string => (H - bottom - ((y - ymin) / (ymax - ymin)) * (H - top - bottom)).toFixed(1);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escape(opts.title)}</text>`,
+  ];
   for (const t of niceTicks(ymin, ymax)) {
-    cv.line(left, py(t), W - right, py(t), grid);
-    const s = tickLabel(t);
-    cv.text(left - 6 - s.length * 8, py(t) - 5, s, label);
+    out.push(`<line x1="${left}" x2="${W - right}" y1="${py(t)}" y2="${py(t)}" stroke="#e1e1e1"/>`);
+    out.push(`<text x="${left - 6}" y="${py(t)}" text-anchor="end" dominant-baseline="middle" fill="#3c3c3c">${tickLabel(t)}</text>`);
   }
-  for (const t of niceTicks(xmin, xmax, 6)) {
-    cv.line(px(t), top, px(t), H - bottom, grid);
-    const s = tickLabel(t);
-    cv.text(px(t) - s.length * 4, H - bottom + 8, s, label);
+  for (const t of niceTicks(xmin, xmax, 6, opts.integerX ? 1 : 0)) {
+    out.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${top}" y2="${H - bottom}" stroke="#e1e1e1"/>`);
+    out.push(`<text x="${px(t)}" y="${H - bottom + 16}" text-anchor="middle" fill="#3c3c3c">${tickLabel(t)}</text>`);
   }
-  cv.line(left, top, left, H - bottom, axis);
-  cv.line(left, H - bottom, W - right, H - bottom, axis);
+  out.push(`<path d="M${left} ${top}V${H - bottom}H${W - right}" fill="none" stroke="black"/>`);
+  out.push(`<text x="${(left + W - right) / 2}" y="${H - 14}" text-anchor="middle">${escape(opts.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${(top + H - bottom) / 2}) rotate(-90)" text-anchor="middle">${escape(opts.yLabel)}</text>`);
   for (const s of series) {
-    let prev: [number, number] | null = null;
+    let d = "";
+    let pen = "M";
     s.values.forEach((v, i) => {
-      if (!Number.isFinite(v)) { prev = null; return; }
-      const p: [number, number] = [px(s.xs ? s.xs[i]! : i), py(v)];
-      if (prev) cv.line(prev[0], prev[1], p[0], p[1], s.color);
-      else cv.set(p[0], p[1], s.color);
-      prev = p;
+      if (!Number.isFinite(v)) { pen = "M"; return; }
+      d += `${pen}${px(s.xs ? s.xs[i]! : i)} ${py(v)}`;
+      pen = "L";
     });
+    if (d) out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"${s.values.length < 60 ? ` stroke-linejoin="round"` : ""}/>`);
+    if (s.values.length < 60) // few points (per epoch): mark each one
+      s.values.forEach((v, i) => {
+        if (Number.isFinite(v)) out.push(`<circle cx="${px(s.xs ? s.xs[i]! : i)}" cy="${py(v)}" r="2.5" fill="${s.color}"/>`);
+      });
   }
-  writeRgbPng(path, W, H, cv.rgba);
+  series.forEach((s, k) => { // legend, top right inside the axes
+    const y = top + 14 + k * 18;
+    const x = W - right - 170;
+    out.push(`<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="3"/>`);
+    out.push(`<text x="${x + 30}" y="${y}" dominant-baseline="middle">${escape(s.name)}</text>`);
+  });
+  out.push("</svg>");
+  return out.join("\n") + "\n";
 }
 
 /** Running median over a centred window of `k` values (shrinking at the ends), as the WGAN paper smooths its curves. */

@@ -1,0 +1,80 @@
+/**
+ * A training run's settings: `TrainConfig`, the plain recipe's defaults, and the one validation every
+ * source of a config goes through (flags, or a run folder's config.json). Pure data: no files here.
+ */
+import { MODEL_KINDS } from "./models.js";
+import type { ModelKind } from "./models.js";
+
+export interface TrainConfig {
+  model: ModelKind;
+  epochs: number;
+  batch: number;
+  lr: number;
+  clip: number;
+  nCritic: number;
+  latent: number;
+  seed: number;
+  /** Train on only the first N batches of each epoch (quick runs); null for all. */
+  limitBatches: number | null;
+  paperSchedule: boolean;
+  /** Evaluate the generator with the digit classifier every N epochs (0: never). */
+  evalEvery: number;
+  /** Samples of each digit drawn for an evaluation. */
+  evalPerDigit: number;
+  /** Folder of the MNIST IDX files the run trains and is judged on; null for the bundled copy. */
+  data: string | null;
+}
+
+/** The plain recipe of the WGAN paper's code and our PyTorch reference. */
+export const DEFAULT_CONFIG: Omit<TrainConfig, "seed"> = {
+  model: "mlp",
+  epochs: 25,
+  batch: 64,
+  lr: 5e-5,
+  clip: 0.01,
+  nCritic: 5,
+  latent: 100,
+  limitBatches: null,
+  paperSchedule: false,
+  evalEvery: 1,
+  evalPerDigit: 1000,
+  data: null,
+};
+
+/** Settings a resumed run may change: none of them alter the training arithmetic or its data. */
+export const RESUME_CHANGEABLE = ["epochs", "evalEvery", "evalPerDigit"] as const;
+export type ResumeChangeable = (typeof RESUME_CHANGEABLE)[number];
+
+/** A config value out of range: `field` names the setting, `problem` what is wrong with its value. */
+export class ConfigError extends Error {
+  constructor(where: string, readonly field: keyof TrainConfig, readonly problem: string) {
+    super(`${where}: ${field} ${problem}`);
+  }
+}
+
+/**
+ * `c` checked (a config.json written before `data` existed reads as the bundled data); the error is
+ * one line beginning with `where`, the config's source.
+ */
+export function validateConfig(input: unknown, where = "config"): TrainConfig {
+  const bad = (field: keyof TrainConfig, problem: string): never => {
+    throw new ConfigError(where, field, problem);
+  };
+  if (typeof input !== "object" || input === null || Array.isArray(input)) throw new Error(`${where}: not a JSON object`);
+  const c = { ...(input as Partial<TrainConfig>) } as TrainConfig;
+  c.data ??= null;
+  if (!MODEL_KINDS.includes(c.model)) bad("model", `must be ${MODEL_KINDS.join(" or ")}, got '${c.model}'`);
+  for (const k of ["epochs", "batch", "nCritic", "latent"] as const)
+    if (!Number.isInteger(c[k]) || c[k] < 1) bad(k, `must be a positive integer, got ${c[k]}`);
+  if (c.batch < 2) bad("batch", `must be at least 2 (batch norm needs two values), got ${c.batch}`);
+  if (!(typeof c.lr === "number" && c.lr > 0)) bad("lr", `must be positive, got ${c.lr}`);
+  if (!(typeof c.clip === "number" && c.clip > 0)) bad("clip", `must be positive, got ${c.clip}`);
+  if (!Number.isInteger(c.seed)) bad("seed", `must be an integer, got ${c.seed}`);
+  if (typeof c.paperSchedule !== "boolean") bad("paperSchedule", `must be true or false, got ${c.paperSchedule}`);
+  if (!Number.isInteger(c.evalEvery) || c.evalEvery < 0) bad("evalEvery", `must be a whole number, got ${c.evalEvery}`);
+  if (!Number.isInteger(c.evalPerDigit) || c.evalPerDigit < 1) bad("evalPerDigit", `must be a positive integer, got ${c.evalPerDigit}`);
+  if (c.limitBatches !== null && (!Number.isInteger(c.limitBatches) || c.limitBatches < 1))
+    bad("limitBatches", `must be a positive integer, got ${c.limitBatches}`);
+  if (c.data !== null && (typeof c.data !== "string" || c.data === "")) bad("data", `must be a folder name or null, got ${JSON.stringify(c.data)}`);
+  return c;
+}

@@ -1,0 +1,34 @@
+/**
+ * Finding and loading a trained generator: `--checkpoint` names a generator `.safetensors` file or
+ * a run folder (its latest generator).
+ */
+import { existsSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { generatorFromCheckpoint } from "../gan/load.js";
+import type { Generator } from "../gan/models.js";
+import { readSafetensors } from "./checkpoint.js";
+import { RUN_FILES } from "./run-folder.js";
+
+/** The generator file that `--checkpoint X` means: X itself, or X/generator.safetensors for a run folder. */
+export function resolveGeneratorPath(checkpoint: string): string {
+  if (!existsSync(checkpoint)) throw new Error(`${checkpoint}: no such file or folder`);
+  if (statSync(checkpoint).isDirectory()) {
+    const p = join(checkpoint, RUN_FILES.generator);
+    if (!existsSync(p)) throw new Error(`${checkpoint}: run folder has no ${RUN_FILES.generator} yet (no epoch finished)`);
+    return p;
+  }
+  return checkpoint;
+}
+
+export interface LoadedGenerator {
+  G: Generator;
+  path: string;
+  metadata: Record<string, string>;
+}
+
+/** Loads the generator named by `--checkpoint` (a file or a run folder), in eval mode. */
+export function loadGenerator(checkpoint: string): LoadedGenerator {
+  const path = resolveGeneratorPath(checkpoint);
+  const file = readSafetensors(path);
+  return { G: generatorFromCheckpoint(file, basename(path)), path, metadata: file.metadata };
+}
