@@ -11,6 +11,14 @@
  *   forward   rows = x as (N*H*W, Cin);  cols = rows · W (R, Cout*KH*KW);  y = col2im(cols) + b
  *   backward  dx += (im2col(dy) · Wᵀ) as NCHW   (a conv2d of dy)
  *             dW += rowsᵀ · im2col(dy)
+ *
+ * Worked shapes, the conv generator's first upsampling layer (kernel 4, stride 2, padding 1):
+ *   x (64, 64, 7, 7), w (64, 32, 4, 4): OH = (7-1)*2 - 2*1 + 4 = 14, so y is (64, 32, 14, 14)
+ *   rows   (64*7*7, 64)      = (3136, 64)      each input pixel's 64 channels
+ *   cols   rows · W          = (3136, 32*4*4) = (3136, 512): each pixel's 4x4 footprint in 32 channels
+ *   y      col2im(cols)      = (64, 32, 14, 14): overlapping footprints summed where they meet
+ * and the conv critic's first layer, its mirror image: x (64, 11, 28, 28), w (32, 11, 4, 4):
+ *   cols   im2col(x)         = (64*14*14, 11*4*4) = (12544, 176);  rows = cols · Wᵀ = (12544, 32)
  */
 import { gemm } from "../kernels/matmul.js";
 import { ConvGeometry, col2im, convOutSize, im2col } from "../kernels/im2col.js";

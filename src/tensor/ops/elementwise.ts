@@ -6,6 +6,14 @@
  * of axes and 1 elsewhere. That covers a bias row vector (F) or (1,F) against (N,F), a
  * per-channel vector (C,1,1) or (1,C,1,1) against (N,C,H,W), and a single value. Viewed that way
  * `a` is (outer, mid, inner) and `b` is (mid): one plan, one loop, for every case.
+ *
+ * Worked examples (a's shape, b's shape -> the plan):
+ *   (64, 512)      + (512)        -> outer 64, mid 512, inner 1      a bias added to each row
+ *   (64, 32, 7, 7) + (32, 1, 1)   -> outer 64, mid 32,  inner 49     a per-channel batch-norm shift
+ *   (64, 1, 28, 28) * (1)         -> outer 50176, mid 1, inner 1     one value everywhere
+ *   (64, 10)       + (64, 1)      -> outer 1,  mid 64,  inner 10     one value per row
+ *   (64, 10)       + (10, 64)     -> error: b's sizes do not match a's on its run of axes
+ * The backward of b sums the upstream gradient over outer and inner: db[m] += sum dy[o, m, i].
  */
 import { alloc } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
