@@ -171,6 +171,8 @@ export class Code {
     return this;
   }
   f32x4Splat(): this { return this.op(...this.simd(0x13)); }
+  /** f32x4.extract_lane: lane `l` (0-3) as an f32. */
+  f32x4ExtractLane(l: number): this { return this.op(...this.simd(0x1f), l); }
   f32x4Add(): this { return this.op(...this.simd(0xe4)); }
   f32x4Mul(): this { return this.op(...this.simd(0xe6)); }
 

@@ -1,0 +1,516 @@
+/**
+ * A WebAssembly SIMD matmul kernel, same contract as `MatmulKernel` (see ../matmul.ts for the
+ * layouts): C (M,N) = op(A)·op(B) [+ C]. Tensors stay on the JS heap; each product copies A and B
+ * into the kernel's own WebAssembly.Memory, packs blocks there and runs a register-tiled f32x4
+ * micro-kernel, then copies C back. The wasm bytes are written by `emit.ts`, nothing else.
+ * Optionally spread over worker threads that share that memory (pool.ts). Not an op: the ops call
+ * whichever kernel `setMatmulKernel` chose.
+ *
+ * Same five loops as matmulBlocked (BLIS: Goto & van de Geijn, 2008), the outer three here in JS
+ * (`runSlice`), the packing passes and the two inner loops in wasm:
+ *
+ *   for jc in steps of NC          pack op(B)[pc:+KC, jc:+NC] as NR-wide strips   (wasm packB)
+ *     for pc in steps of KC
+ *       for ic in steps of MC      pack op(A)[ic:+MC, pc:+KC] as MR-tall strips   (wasm packA)
+ *         macro: for each NR strip of B, for each MR strip of A:                  (wasm macro)
+ *           C[MR x NR tile] (+)= A strip · B strip                                 (wasm tile)
+ *
+ * The micro-kernel keeps the MR x NR tile of C in MR·NR/4 v128 locals for the whole kc loop; each
+ * step loads NR/4 vectors of B, splats MR values of A (v128.load32_splat) and does MR·NR/4
+ * f32x4.mul + f32x4.add (WebAssembly SIMD has no fused multiply-add).
+ */
+import type { MatmulKernel } from "../matmul.js";
+import { Code, i32, moduleBytes, v128 } from "./emit.js";
+import type { SpawnWorker } from "./pool.js";
+import { CONTROL_BYTES, WorkerPool } from "./pool.js";
+
+/** Register tile and cache blocks; all counts of float32 elements. See DEFAULT_BLOCKING. */
+export interface Blocking {
+  /** Tile rows; a multiple of 4 (packing transposes 4x4 blocks). */
+  mr: number;
+  /** Tile columns; a multiple of 4 (one v128 per 4 columns). */
+  nr: number;
+  /** Rows of an A block (a multiple of mr), depth of the blocks, columns of a B panel (multiple of nr). */
+  mc: number;
+  kc: number;
+  nc: number;
+  /** Micro-kernel k steps per loop iteration. A power of two. */
+  unroll: number;
+}
+
+// Measured on this project's machine (2-core Xeon of the Sapphire Rapids generation, KVM, node
+// 20), where `npm run bench:peak` gives ~47 GFLOP/s per core for 128-bit mul+add:
+//
+// Tile 4x8. The micro-kernel alone (one tile, strips in L1) ran at 33 GFLOP/s, and every other
+// tile tried came within 5% or lower: 3x12 33.7, 6x8 33.4, 4x12 33.3, 5x8 33.0, 2x16 32.9, 3x16
+// 31.2, 12x4 29.7, 2x20 28.9, 4x16 27.1, 4x4 26.3, 8x8 25.2. Why: in this loop a v128 load (or
+// load32_splat) costs about as much as two f32x4 ops (peak-style loops with 8 accumulators reach
+// 47.5 GFLOP/s with 4 loads per iteration, 39.9 with 6, 34.3 with 8), and V8 leaves 15 xmm
+// registers, so a tile with more than 12 accumulators spills; no tile that fits gets below ~0.3
+// loads per f32x4 op. 4x8 (6 loads per 16 ops, 11 registers) keeps both sizes multiples of 4,
+// which packing's 4x4 transposes need. Tiles measured 44-47 GFLOP/s only in loops with fewer loads.
+//
+// No unrolling: 2 or 4 k steps per iteration ran at 25 and 18 GFLOP/s against 29 (whole products):
+// TurboFan schedules the second step's loads early, runs out of registers and spills accumulators.
+//
+// Blocks: within +-2% over kc 128..512, mc 64..256, nc 256..1024 (the micro-kernel, not memory,
+// is the limit, as for matmulBlocked). These keep a packed A block (128 KiB) and B panel (512 KiB)
+// in the 2 MiB L2 and a B strip (8 KiB) in the 48 KiB L1. test/matmul.test.ts has sizes just past
+// each block: keep them in step if these change.
+//
+// Packing in wasm, not JS: for a 512x794 B (transB), packing from the JS array in a JS loop took
+// 0.63 ms; copying it into the memory (TypedArray.set, a memcpy) 0.11 ms plus the wasm SIMD pack
+// 0.08 ms. Workers cannot read the caller's JS arrays anyway, so they need the copy.
+export const DEFAULT_BLOCKING: Blocking = {
+  mr: 4,
+  nr: 8,
+  mc: 128,
+  kc: 256,
+  nc: 512,
+  unroll: 1,
+};
+
+const PAGE = 65536;
+
+/** The exports of one kernel instance; every pointer is a byte offset into the memory. */
+export interface KernelExports {
+  /** Packs X[0:kc rows, 0:n cols] (row stride ld bytes) as strips of w columns: dst[s][p][0:w]. */
+  packA_N(src: number, ld: number, n: number, kc: number, dst: number): void;
+  packB_N(src: number, ld: number, n: number, kc: number, dst: number): void;
+  /** Packs X[0:n rows, 0:kc cols] (row stride ld bytes) transposed into the same strip layout. */
+  packA_T(src: number, ld: number, n: number, kc: number, dst: number): void;
+  packB_T(src: number, ld: number, n: number, kc: number, dst: number): void;
+  /** C[0:mc, 0:nc] (row stride ldc bytes) (+)= packed A block · packed B panel; tmp: mr·nr floats. */
+  macro(mc: number, nc: number, kc: number, pa: number, pb: number, c: number, ldc: number, add: number, tmp: number): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code generation. Loops are written as the wasm idiom
+//   block  loop  (exit test) br_if 1  body  br 0  end  end
+// so "br_if 1" leaves the loop and "br 0" repeats it.
+
+/**
+ * tile(kc, a, b, c, ldc, add): the micro-kernel. a: packed A strip (kc steps of mr floats),
+ * b: packed B strip (kc steps of nr floats), c: the tile's top-left in C, ldc: C's row stride in
+ * bytes; add = 0 stores the product, otherwise adds it to C. kc >= 1.
+ */
+function emitTile(bl: Blocking): Code {
+  const { mr, nr, unroll } = bl;
+  const nv = nr / 4; // v128 per tile row
+  const f = new Code([i32, i32, i32, i32, i32, i32]);
+  const [kc, a, b, c, ldc, add] = [0, 1, 2, 3, 4, 5];
+  const aEnd = f.local(i32);
+  const aMid = f.local(i32);
+  const acc: number[] = [];
+  for (let r = 0; r < mr * nv; r++) acc.push(f.local(v128)); // acc[r*nv + v]: row r, columns 4v..4v+3
+  const bv: number[] = [];
+  for (let v = 0; v < nv; v++) bv.push(f.local(v128));
+  const s = f.local(v128);
+  const stepA = mr * 4;
+  const stepB = nr * 4;
+
+  // One k step at byte offsets (oa, ob) from the pointers: load the B row, then per A value one
+  // splat and nv multiply-adds into that row's accumulators.
+  const step = (oa: number, ob: number): void => {
+    for (let v = 0; v < nv; v++) f.get(b).v128Load(ob + 16 * v).set(bv[v]!);
+    for (let r = 0; r < mr; r++) {
+      f.get(a).v128Load32Splat(oa + 4 * r).set(s);
+      for (let v = 0; v < nv; v++) {
+        const x = acc[r * nv + v]!;
+        f.get(x).get(s).get(bv[v]!).f32x4Mul().f32x4Add().set(x);
+      }
+    }
+  };
+
+  // aEnd = a + kc*mr*4; aMid = a + (kc % unroll)*mr*4. Accumulators start at zero (locals do).
+  f.get(a).get(kc).i32(stepA).mul().add().set(aEnd);
+  f.get(a).get(kc).i32(unroll - 1).and_().i32(stepA).mul().add().set(aMid);
+  // Leftover steps one at a time, until a reaches aMid.
+  f.block().loop().get(a).get(aMid).geU().brIf(1);
+  step(0, 0);
+  f.inc(a, stepA).inc(b, stepB).br(0).end().end();
+  // The rest `unroll` steps per iteration, offsets in the instructions' immediates.
+  f.block().get(a).get(aEnd).geU().brIf(0).loop();
+  for (let u = 0; u < unroll; u++) step(u * stepA, u * stepB);
+  f.inc(a, stepA * unroll).inc(b, stepB * unroll).get(a).get(aEnd).ltU().brIf(0).end().end();
+
+  // Write the tile: row r at c + r*ldc, adding to what is there when `add`.
+  f.get(add).if();
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < nv; v++) f.get(c).get(c).v128Load(16 * v).get(acc[r * nv + v]!).f32x4Add().v128Store(16 * v);
+    if (r + 1 < mr) f.incBy(c, ldc);
+  }
+  f.else();
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < nv; v++) f.get(c).get(acc[r * nv + v]!).v128Store(16 * v);
+    if (r + 1 < mr) f.incBy(c, ldc);
+  }
+  f.end();
+  return f;
+}
+
+/**
+ * macro(mc, nc, kc, pa, pb, c, ldc, add, tmp): every tile of the mc x nc block of C. B strips in
+ * the outer loop (one KC x NR strip, 8 KiB, stays in L1 across all A strips), A strips inside.
+ * A tile cut by C's edge is computed whole into tmp (mr x nr floats), then its rows x cols corner
+ * copied (or added) into C by a scalar loop. Calls function `tileFn`.
+ */
+function emitMacro(bl: Blocking, tileFn: number): Code {
+  const { mr, nr } = bl;
+  const f = new Code([i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [mc, nc, kc, pa, pb, c, ldc, add, tmp] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const js = f.local(i32), is = f.local(i32);
+  const bs = f.local(i32), as = f.local(i32), ct = f.local(i32);
+  const rows = f.local(i32), cols = f.local(i32), r = f.local(i32), j = f.local(i32);
+  const stripA = f.local(i32); // bytes per packed A strip: kc*mr*4
+  const stripB = f.local(i32);
+  f.get(kc).i32(mr * 4).mul().set(stripA);
+  f.get(kc).i32(nr * 4).mul().set(stripB);
+  f.i32(0).set(js).get(pb).set(bs);
+  f.block().loop().get(js).get(nc).geU().brIf(1); // for js in 0..nc step nr
+  {
+    f.i32(0).set(is).get(pa).set(as);
+    f.get(c).get(js).i32(4).mul().add().set(ct); // tile pointer for (is, js)
+    f.block().loop().get(is).get(mc).geU().brIf(1); // for is in 0..mc step mr
+    {
+      f.get(mc).get(is).sub().set(rows).get(nc).get(js).sub().set(cols);
+      f.get(rows).i32(mr).geU().get(cols).i32(nr).geU().and_().if();
+      f.get(kc).get(as).get(bs).get(ct).get(ldc).get(add).call(tileFn);
+      f.else();
+      {
+        // Edge tile: whole tile into tmp, then C[r][j] = (add ? C[r][j] : 0) + tmp[r][j].
+        f.get(kc).get(as).get(bs).get(tmp).i32(nr * 4).i32(0).call(tileFn);
+        f.get(rows).i32(mr).geU().if().i32(mr).set(rows).end();
+        f.get(cols).i32(nr).geU().if().i32(nr).set(cols).end();
+        f.i32(0).set(r).block().loop().get(r).get(rows).geU().brIf(1);
+        f.i32(0).set(j).block().loop().get(j).get(cols).geU().brIf(1);
+        // address of C[r][j]: ct + r*ldc + j*4
+        f.get(ct).get(r).get(ldc).mul().add().get(j).i32(4).mul().add();
+        f.get(tmp).get(r).i32(nr).mul().get(j).add().i32(4).mul().add().f32Load();
+        f.get(ct).get(r).get(ldc).mul().add().get(j).i32(4).mul().add().f32Load().f32Const(0).get(add).select();
+        f.f32Add().f32Store();
+        f.inc(j, 1).br(0).end().end();
+        f.inc(r, 1).br(0).end().end();
+      }
+      f.end();
+      f.inc(is, mr).incBy(as, stripA).get(ct).get(ldc).i32(mr).mul().add().set(ct);
+      f.br(0);
+    }
+    f.end().end();
+    f.inc(js, nr).incBy(bs, stripB).br(0);
+  }
+  f.end().end();
+  return f;
+}
+
+/**
+ * packN(src, ld, n, kc, dst) for strip width w: X is kc rows of n floats (row stride ld bytes);
+ * strip s of dst holds, for each p, X[p][s*w : s*w+w] (w floats, zero past column n). Full strips
+ * copy v128 by v128; the last, partial strip is zeroed then filled by scalar copies.
+ */
+function emitPackN(w: number): Code {
+  const f = new Code([i32, i32, i32, i32, i32]);
+  const [src, ld, n, kc, dst] = [0, 1, 2, 3, 4];
+  const js = f.local(i32), p = f.local(i32), x = f.local(i32), cols = f.local(i32), j = f.local(i32);
+  f.i32(0).set(js);
+  f.block().loop().get(js).get(n).geU().brIf(1); // for js in 0..n step w
+  {
+    f.get(src).get(js).i32(4).mul().add().set(x); // x = &X[0][js]
+    f.get(n).get(js).sub().set(cols);
+    f.i32(0).set(p);
+    f.get(cols).i32(w).geU().if();
+    f.block().loop().get(p).get(kc).geU().brIf(1); // full strip: w/4 v128 per row
+    for (let v = 0; v < w / 4; v++) f.get(dst).get(x).v128Load(16 * v).v128Store(16 * v);
+    f.inc(dst, w * 4).incBy(x, ld).inc(p, 1).br(0).end().end();
+    f.else();
+    f.block().loop().get(p).get(kc).geU().brIf(1); // partial strip: zeros, then cols scalars
+    f.get(dst).i32(0).i32(w * 4).memoryFill();
+    f.i32(0).set(j).block().loop().get(j).get(cols).geU().brIf(1);
+    f.get(dst).get(j).i32(4).mul().add().get(x).get(j).i32(4).mul().add().f32Load().f32Store();
+    f.inc(j, 1).br(0).end().end();
+    f.inc(dst, w * 4).incBy(x, ld).inc(p, 1).br(0).end().end();
+    f.end();
+    f.inc(js, w).br(0);
+  }
+  f.end().end();
+  return f;
+}
+
+/**
+ * packT(src, ld, n, kc, dst) for strip width w: X is n rows of kc floats (row stride ld bytes);
+ * strip s of dst holds, for each p, X[s*w : s*w+w][p] (zero past row n): the transpose of packN.
+ * Full strips move 4x4 blocks: four v128 row loads, a 4x4 transpose in four + four shuffles
+ * (unpack low/high pairs, then 64-bit halves), four v128 stores; leftover columns (kc % 4) and the
+ * partial strip go element by element.
+ */
+function emitPackT(w: number): Code {
+  const f = new Code([i32, i32, i32, i32, i32]);
+  const [src, ld, n, kc, dst] = [0, 1, 2, 3, 4];
+  const js = f.local(i32), p = f.local(i32), x = f.local(i32), rows = f.local(i32), r = f.local(i32);
+  const kc4 = f.local(i32), d = f.local(i32), xr = f.local(i32);
+  const row: number[] = [0, 1, 2, 3].map(() => f.local(v128));
+  const t: number[] = [0, 1, 2, 3].map(() => f.local(v128));
+  f.get(kc).i32(~3).and_().set(kc4);
+  f.i32(0).set(js);
+  f.block().loop().get(js).get(n).geU().brIf(1); // for js in 0..n step w
+  {
+    f.get(src).get(js).get(ld).mul().add().set(x); // x = &X[js][0]
+    f.get(n).get(js).sub().set(rows);
+    f.i32(0).set(p);
+    f.get(rows).i32(w).geU().if();
+    {
+      // 4 columns at a time: for each group g of 4 rows, transpose X[js+4g : +4][p : p+4].
+      f.block().loop().get(p).get(kc4).geU().brIf(1);
+      for (let g = 0; g < w / 4; g++) {
+        for (let q = 0; q < 4; q++) {
+          // row[q] = X[js + 4g + q][p : p+4]
+          f.get(x).get(ld).i32(4 * g + q).mul().add().get(p).i32(4).mul().add().v128Load().set(row[q]!);
+        }
+        // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r0[2] r1[2] r0[3] r1[3]), t2, t3 likewise for r2, r3
+        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
+        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
+        f.get(row[2]!).get(row[3]!).shuffle32(0, 4, 1, 5).set(t[2]!);
+        f.get(row[2]!).get(row[3]!).shuffle32(2, 6, 3, 7).set(t[3]!);
+        // column p+q of the 4 rows = halves of t: (t0 lo, t2 lo), (t0 hi, t2 hi), (t1 lo, t3 lo), (t1 hi, t3 hi)
+        const cols: [number, number, number, number, number][] = [
+          [t[0]!, t[2]!, 0, 1, 0], [t[0]!, t[2]!, 2, 3, 1], [t[1]!, t[3]!, 0, 1, 2], [t[1]!, t[3]!, 2, 3, 3],
+        ];
+        for (const [u, v, l0, l1, q] of cols) {
+          // dst + ((p+q)*w + 4g)*4
+          f.get(dst).get(p).i32(w * 4).mul().add();
+          f.get(u).get(v).shuffle32(l0, l1, l0 + 4, l1 + 4).v128Store(((q * w) + 4 * g) * 4);
+        }
+      }
+      f.inc(p, 4).br(0).end().end();
+      // Leftover columns p in kc4..kc: dst[p*w + r] = X[js+r][p].
+      f.block().loop().get(p).get(kc).geU().brIf(1);
+      f.get(dst).get(p).i32(w * 4).mul().add().set(d);
+      f.get(x).get(p).i32(4).mul().add().set(xr);
+      for (let rr = 0; rr < w; rr++) f.get(d).get(xr).get(ld).i32(rr).mul().add().f32Load().f32Store(4 * rr);
+      f.inc(p, 1).br(0).end().end();
+    }
+    f.else();
+    {
+      // Partial strip: zero it, then dst[p*w + r] = X[js+r][p] for the rows that exist.
+      f.get(dst).i32(0).get(kc).i32(w * 4).mul().memoryFill();
+      f.i32(0).set(r).block().loop().get(r).get(rows).geU().brIf(1);
+      f.get(x).get(r).get(ld).mul().add().set(xr).get(dst).get(r).i32(4).mul().add().set(d).i32(0).set(p);
+      f.block().loop().get(p).get(kc).geU().brIf(1);
+      f.get(d).get(xr).f32Load().f32Store();
+      f.inc(d, w * 4).inc(xr, 4).inc(p, 1).br(0).end().end();
+      f.inc(r, 1).br(0).end().end();
+    }
+    f.end();
+    f.get(dst).get(kc).i32(w * 4).mul().add().set(dst);
+    f.inc(js, w).br(0);
+  }
+  f.end().end();
+  return f;
+}
+
+/** The kernel module for one blocking: five functions over an imported memory env.memory. */
+export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
+  checkBlocking(bl);
+  // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers.
+  const fns = [emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr)];
+  return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
+    macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5,
+  });
+}
+
+function checkBlocking(bl: Blocking): void {
+  const ok = bl.mr % 4 === 0 && bl.nr % 4 === 0 && bl.mr > 0 && bl.nr > 0 && bl.mc % bl.mr === 0 && bl.nc % bl.nr === 0
+    && bl.kc > 0 && bl.unroll > 0 && (bl.unroll & (bl.unroll - 1)) === 0;
+  if (!ok) throw new Error(`simd matmul: bad blocking ${JSON.stringify(bl)}`);
+}
+
+/**
+ * Whether this engine runs WebAssembly 128-bit SIMD: validates a one-instruction SIMD module
+ * (v128.const; drop). Callers fall back to the JS kernels when it is false.
+ */
+export function simdAvailable(): boolean {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return false;
+  const f = new Code([]).f32x4Const(0).drop();
+  try {
+    return WebAssembly.validate(moduleBytes({ module: "env", field: "memory", min: 1 }, [f], {}));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether worker threads can share a WebAssembly.Memory here (SharedArrayBuffer and Atomics). */
+export function sharedMemoryAvailable(): boolean {
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object") return false;
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory layout, in bytes: [control block][slot 0][slot 1]...[A][B][C]. A slot is one thread's
+// scratch: an edge tile, a packed A block and a packed B panel. Regions start on 64-byte lines.
+
+const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+
+/** Byte offsets of thread `slot`'s scratch. */
+export interface Scratch {
+  tmp: number;
+  packA: number;
+  packB: number;
+}
+
+export function slotScratch(bl: Blocking, slot: number): Scratch {
+  const tmp = CONTROL_BYTES + slot * slotBytes(bl);
+  const packA = tmp + align64(bl.mr * bl.nr * 4);
+  return { tmp, packA, packB: packA + align64(bl.mc * bl.kc * 4) };
+}
+
+function slotBytes(bl: Blocking): number {
+  return align64(bl.mr * bl.nr * 4) + align64(bl.mc * bl.kc * 4) + align64(bl.kc * bl.nc * 4);
+}
+
+/** One product, as the pool hands it to a thread: flags and sizes, and where A, B, C sit. */
+export interface Job {
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  a: number;
+  b: number;
+  c: number;
+  accumulate: boolean;
+}
+
+/**
+ * The outer three loops for C[i0:i1, j0:j1] of `job`, with thread scratch `s`: pack a B panel,
+ * pack each A block, run the macro-kernel. Each (i, j) of C is written by exactly one call, so
+ * threads given disjoint ranges need no locks. Runs on the calling thread and in workers alike.
+ */
+export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, i0: number, i1: number, j0: number, j1: number): void {
+  const { transA, transB, M, N, K, a, b, c } = job;
+  for (let jc = j0; jc < j1; jc += bl.nc) {
+    const nc = Math.min(bl.nc, j1 - jc);
+    for (let pc = 0; pc < K; pc += bl.kc) {
+      const kc = Math.min(bl.kc, K - pc);
+      // op(B)[pc:+kc, jc:+nc]: B is (N,K) when transB (rows j), else (K,N) (rows p).
+      if (transB) ex.packB_T(b + (jc * K + pc) * 4, K * 4, nc, kc, s.packB);
+      else ex.packB_N(b + (pc * N + jc) * 4, N * 4, nc, kc, s.packB);
+      const add = job.accumulate || pc > 0 ? 1 : 0; // the first k block overwrites C
+      for (let ic = i0; ic < i1; ic += bl.mc) {
+        const mc = Math.min(bl.mc, i1 - ic);
+        // op(A)[ic:+mc, pc:+kc]: A is (K,M) when transA (rows p), else (M,K) (rows i).
+        if (transA) ex.packA_N(a + (pc * M + ic) * 4, M * 4, mc, kc, s.packA);
+        else ex.packA_T(a + (ic * K + pc) * 4, K * 4, mc, kc, s.packA);
+        ex.macro(mc, nc, kc, s.packA, s.packB, c + (ic * N + jc) * 4, N * 4, add, s.tmp);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel object.
+
+export interface SimdMatmulOptions {
+  /** Threads to compute with, the calling one included (default 1). More than 1 needs `spawn`. */
+  threads?: number;
+  /** Starts one worker thread (see pool.ts; node-workers.ts has Node's). */
+  spawn?: SpawnWorker;
+  /** Products with fewer multiply-adds (M·N·K) stay on the calling thread. */
+  minParallelWork?: number;
+  /** Tile and block sizes, for measurements; DEFAULT_BLOCKING otherwise. */
+  blocking?: Blocking;
+  /** Upper bound of the memory, in MiB (default 1024): A, B and C of one product must fit. */
+  maxMemoryMiB?: number;
+}
+
+/** A MatmulKernel that owns wasm memory and maybe worker threads: call dispose() when done. */
+export interface SimdMatmul extends MatmulKernel {
+  readonly threads: number;
+  readonly blocking: Blocking;
+  /** Ends the worker threads; the kernel must not be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+// Below about a million multiply-adds (~50 us on one core) waking a worker and waiting for it
+// costs more than the second core saves. Measured: see bench/matmul.ts's notes.
+const MIN_PARALLEL_WORK = 1 << 20;
+
+/**
+ * Compiles the kernel and, for threads > 1, starts threads - 1 workers on a shared memory.
+ * Throws when WebAssembly SIMD (or, for threads, shared memory) is missing: check
+ * `simdAvailable()` first to fall back to a JS kernel.
+ */
+export async function createSimdMatmul(opts: SimdMatmulOptions = {}): Promise<SimdMatmul> {
+  const threads = opts.threads ?? 1;
+  const bl = opts.blocking ?? DEFAULT_BLOCKING;
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`simd matmul: bad thread count ${threads}`);
+  if (!simdAvailable()) throw new Error("simd matmul: this WebAssembly engine has no 128-bit SIMD");
+  if (threads > 1 && !opts.spawn) throw new Error("simd matmul: threads > 1 needs a spawn function");
+  if (threads > 1 && !sharedMemoryAvailable()) throw new Error("simd matmul: no shared WebAssembly memory here");
+  const shared = threads > 1;
+  const maxPages = Math.ceil(((opts.maxMemoryMiB ?? 1024) * 1024 * 1024) / PAGE);
+  const fixed = CONTROL_BYTES + threads * slotBytes(bl);
+  const minPages = Math.ceil(fixed / PAGE) + 1;
+  if (minPages > maxPages) throw new Error("simd matmul: maxMemoryMiB too small for the scratch");
+  const memory = new WebAssembly.Memory({ initial: minPages, maximum: maxPages, shared });
+  const module = await WebAssembly.compile(kernelModuleBytes(bl, { min: minPages, max: maxPages, shared }));
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const ex = instance.exports as unknown as KernelExports;
+  const pool = threads > 1 ? await WorkerPool.start(opts.spawn!, { module, memory, blocking: bl }, threads - 1) : undefined;
+  return new SimdKernel(ex, bl, memory, fixed, threads, opts.minParallelWork ?? MIN_PARALLEL_WORK, pool);
+}
+
+class SimdKernel implements SimdMatmul {
+  readonly name = "simd";
+  private f32: Float32Array;
+  private disposed = false;
+
+  constructor(
+    private readonly ex: KernelExports,
+    readonly blocking: Blocking,
+    private readonly memory: WebAssembly.Memory,
+    /** First byte after the control block and the slots: where A, B and C go. */
+    private readonly dataStart: number,
+    readonly threads: number,
+    private readonly minParallelWork: number,
+    private readonly pool: WorkerPool | undefined,
+  ) {
+    this.f32 = new Float32Array(memory.buffer);
+  }
+
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void {
+    if (this.disposed) throw new Error("simd matmul: used after dispose()");
+    if (M === 0 || N === 0) return;
+    if (K === 0) {
+      if (!accumulate) C.fill(0, 0, M * N);
+      return;
+    }
+    const a = this.dataStart;
+    const b = a + align64(M * K * 4);
+    const c = b + align64(K * N * 4);
+    this.reserve(c + M * N * 4);
+    const f32 = this.f32;
+    f32.set(A.length === M * K ? A : A.subarray(0, M * K), a / 4);
+    f32.set(B.length === K * N ? B : B.subarray(0, K * N), b / 4);
+    if (accumulate) f32.set(C.length === M * N ? C : C.subarray(0, M * N), c / 4);
+    const job: Job = { transA, transB, M, N, K, a, b, c, accumulate };
+    if (this.pool && M * N * K >= this.minParallelWork) this.pool.run(job, this.ex);
+    else runSlice(this.ex, this.blocking, job, slotScratch(this.blocking, 0), 0, M, 0, N);
+    C.set(f32.subarray(c / 4, c / 4 + M * N));
+  }
+
+  /** Grows the memory to hold `bytes`, and renews the view (a grown buffer is a new object). */
+  private reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.pool?.stop();
+  }
+}
