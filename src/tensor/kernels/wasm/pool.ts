@@ -1,0 +1,141 @@
+/**
+ * Worker threads for the SIMD matmul: every worker instantiates the same compiled module on the
+ * same shared WebAssembly.Memory, and computes a slice of C's rows (or of its columns) while the
+ * calling thread computes the first slice. Jobs travel through a control block of i32 words at
+ * the start of that memory, not through messages: the caller writes the job, bumps SEQ and
+ * notifies; each worker wakes from Atomics.wait, runs its slice, bumps DONE and notifies; the
+ * caller waits (Atomics.wait) until DONE counts every worker. Atomics.wait is allowed on Node's
+ * main thread and in browser Web Workers (not on a browser's main thread).
+ *
+ * How a worker is started is not decided here: `SpawnWorker` is injected (node-workers.ts has
+ * Node's worker_threads one), so this file and worker.ts import nothing environment-specific.
+ */
+import type { Blocking, Job, KernelExports } from "./matmul-simd.js";
+import { runSlice, slotScratch } from "./matmul-simd.js";
+
+/** Bytes at the start of the memory for the control block (job words, counters). */
+export const CONTROL_BYTES = 256;
+
+/** What a new worker is given: the compiled module, the shared memory, its scratch slot. */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  blocking: Blocking;
+  /** Scratch slot (1, 2, ...; slot 0 is the calling thread's) and index into the ranges. */
+  slot: number;
+}
+
+/** A started worker: `ready` settles once it has instantiated the module (or failed to). */
+export interface WorkerHandle {
+  ready: Promise<void>;
+  terminate(): Promise<void>;
+}
+
+/** Starts one worker running worker.ts's `runKernelWorker(init, ...)`. */
+export type SpawnWorker = (init: WorkerInit) => WorkerHandle;
+
+// Control block: i32 word indices.
+export const CTL = {
+  /** Job sequence number: workers wait for it to change. */
+  SEQ: 0,
+  /** Workers finished with the current job. */
+  DONE: 1,
+  /** Non-zero: workers return instead of running a job. */
+  QUIT: 2,
+  /** Non-zero: some worker threw; the job's result is not to be trusted. */
+  ERROR: 3,
+  /** The job: transA, transB, M, N, K, a, b, c, accumulate, then rows (1) or columns (0). */
+  JOB: 4,
+  /** Per slot s: first and end index of its range of rows or columns, at RANGES + 2s. */
+  RANGES: 16,
+} as const;
+const MAX_SLOTS = (CONTROL_BYTES / 4 - CTL.RANGES) / 2;
+
+/** Writes a job's words; readJob is its inverse. */
+function writeJob(ctl: Int32Array, j: Job, rows: boolean): void {
+  const w = [+j.transA, +j.transB, j.M, j.N, j.K, j.a, j.b, j.c, +j.accumulate, +rows];
+  for (let i = 0; i < w.length; i++) ctl[CTL.JOB + i] = w[i]!;
+}
+
+export function readJob(ctl: Int32Array): { job: Job; rows: boolean } {
+  const w = (i: number): number => ctl[CTL.JOB + i]!;
+  return {
+    job: { transA: w(0) !== 0, transB: w(1) !== 0, M: w(2), N: w(3), K: w(4), a: w(5), b: w(6), c: w(7), accumulate: w(8) !== 0 },
+    rows: w(9) !== 0,
+  };
+}
+
+export class WorkerPool {
+  private readonly ctl: Int32Array;
+
+  private constructor(
+    private readonly workers: WorkerHandle[],
+    private readonly init: Omit<WorkerInit, "slot">,
+  ) {
+    this.ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
+  }
+
+  /** Starts `n` workers and waits until each has instantiated the module. */
+  static async start(spawn: SpawnWorker, init: Omit<WorkerInit, "slot">, n: number): Promise<WorkerPool> {
+    if (n + 1 > MAX_SLOTS) throw new Error(`simd matmul: at most ${MAX_SLOTS} threads`);
+    const workers: WorkerHandle[] = [];
+    try {
+      for (let s = 1; s <= n; s++) workers.push(spawn({ ...init, slot: s }));
+      await Promise.all(workers.map((w) => w.ready));
+    } catch (e) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    }
+    return new WorkerPool(workers, init);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * Computes `job` on every thread and returns when all are done. Splits C's rows when M >= N,
+   * else its columns, so the operand each thread packs again (all of B, or all of A) is the
+   * smaller one; cuts fall on tile boundaries. A slice may be empty when C is narrow.
+   */
+  run(job: Job, ex: KernelExports): void {
+    const ctl = this.ctl;
+    const bl = this.init.blocking;
+    const rows = job.M >= job.N;
+    const extent = rows ? job.M : job.N;
+    const unit = rows ? bl.mr : bl.nr;
+    const threads = this.workers.length + 1;
+    const per = Math.ceil(Math.ceil(extent / unit) / threads) * unit;
+    for (let s = 0; s < threads; s++) {
+      ctl[CTL.RANGES + 2 * s] = Math.min(extent, s * per);
+      ctl[CTL.RANGES + 2 * s + 1] = Math.min(extent, (s + 1) * per);
+    }
+    writeJob(ctl, job, rows);
+    Atomics.store(ctl, CTL.DONE, 0);
+    Atomics.store(ctl, CTL.ERROR, 0);
+    Atomics.add(ctl, CTL.SEQ, 1); // publishes the words above (Atomics are sequentially consistent)
+    Atomics.notify(ctl, CTL.SEQ);
+    runRange(ex, bl, ctl, job, rows, 0);
+    for (let d = Atomics.load(ctl, CTL.DONE); d < this.workers.length; d = Atomics.load(ctl, CTL.DONE))
+      Atomics.wait(ctl, CTL.DONE, d);
+    if (Atomics.load(ctl, CTL.ERROR) !== 0) throw new Error("simd matmul: a worker thread failed");
+  }
+
+  /** Tells the workers to return, then terminates them. */
+  async stop(): Promise<void> {
+    Atomics.store(this.ctl, CTL.QUIT, 1);
+    Atomics.add(this.ctl, CTL.SEQ, 1);
+    Atomics.notify(this.ctl, CTL.SEQ);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** Slot `slot`'s share of the job: its range of rows (all columns) or of columns (all rows). */
+export function runRange(ex: KernelExports, bl: Blocking, ctl: Int32Array, job: Job, rows: boolean, slot: number): void {
+  const lo = ctl[CTL.RANGES + 2 * slot]!;
+  const hi = ctl[CTL.RANGES + 2 * slot + 1]!;
+  if (lo >= hi) return;
+  const s = slotScratch(bl, slot);
+  if (rows) runSlice(ex, bl, job, s, lo, hi, 0, job.N);
+  else runSlice(ex, bl, job, s, 0, job.M, lo, hi);
+}

@@ -1,0 +1,30 @@
+/**
+ * The body of a matmul worker thread, whatever started it (node-worker.ts under Node; a Web
+ * Worker's script in a browser): instantiate the kernel module on the shared memory, report
+ * ready, then serve jobs from the control block (pool.ts) until told to quit.
+ */
+import type { KernelExports } from "./matmul-simd.js";
+import type { WorkerInit } from "./pool.js";
+import { CONTROL_BYTES, CTL, readJob, runRange } from "./pool.js";
+
+/** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
+export async function runKernelWorker(init: WorkerInit, ready: () => void): Promise<void> {
+  const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
+  const ex = instance.exports as unknown as KernelExports;
+  const ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
+  let seen = Atomics.load(ctl, CTL.SEQ);
+  ready();
+  for (;;) {
+    Atomics.wait(ctl, CTL.SEQ, seen); // returns at once if SEQ already moved on
+    seen = Atomics.load(ctl, CTL.SEQ);
+    if (Atomics.load(ctl, CTL.QUIT) !== 0) return;
+    try {
+      const { job, rows } = readJob(ctl);
+      runRange(ex, init.blocking, ctl, job, rows, init.slot);
+    } catch {
+      Atomics.store(ctl, CTL.ERROR, 1);
+    }
+    Atomics.add(ctl, CTL.DONE, 1);
+    Atomics.notify(ctl, CTL.DONE);
+  }
+}
