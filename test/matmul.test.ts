@@ -1,10 +1,13 @@
 /**
  * Every matmul kernel against the float64 definition, on awkward sizes (1xN, Nx1, K = 1, sizes
- * that are not multiples of the 4x4 tile or of the cache blocks) and in every transpose variant.
- * One suite, run over each kernel in MATMUL_KERNELS.
+ * that are not multiples of the register tiles or of the cache blocks) and in every transpose
+ * variant. One suite, run over each kernel in MATMUL_KERNELS and over the WebAssembly SIMD kernel
+ * on one thread and on two (every product split between the threads, however small).
  */
-import { describe, expect, it } from "vitest";
-import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
+import { createSimdMatmul, DEFAULT_BLOCKING, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { spawnNodeWorker } from "../src/tensor/kernels/wasm/node-workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
 import { maxRelDiff } from "./gradcheck.js";
@@ -22,36 +25,78 @@ function reference(ta: boolean, tb: boolean, M: number, N: number, K: number, A:
   return C;
 }
 
+// Past matmulBlocked's blocks (MC 64, KC 256, NC 512) and its 2x4 tile; past the SIMD kernel's
+// blocks (MC 128, KC 256, NC 512, checked below) and its 4x8 tile.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 7, 5], [7, 1, 5], [5, 6, 1], [1, 300, 1], [13, 17, 19],
   [4, 4, 4], [65, 33, 129], [70, 260, 131], [3, 513, 257],
+  [4, 8, 3], [129, 9, 257], [131, 1, 6], [9, 517, 2], [133, 23, 1],
 ];
 
-for (const kernel of MATMUL_KERNELS) {
-  describe(`matmul kernel: ${kernel.name}`, () => {
-    const prng = new Prng(7);
-    for (const [M, N, K] of SHAPES)
-      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const)
-        it(`(${M},${N},${K}) transA=${ta} transB=${tb}`, () => {
-          const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
-          const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
-          const C = new Float32Array(M * N);
-          kernel.gemm(ta, tb, M, N, K, A, B, C, false);
-          expect(maxRelDiff(C, reference(ta, tb, M, N, K, A, B))).toBeLessThan(KERNEL_REL_TOL);
-        });
+/** The SIMD kernel's blocks, which the shapes above step just past. */
+const SIMD_BLOCKS = { mr: 4, nr: 8, mc: 128, kc: 256, nc: 512, unroll: 1 };
 
-    it("accumulates into C when asked, overwrites otherwise", () => {
-      const [M, N, K] = [9, 11, 6];
+/**
+ * The suite for one kernel; `get` returns it once created (the SIMD kernels are created in a
+ * beforeAll, as compiling WebAssembly is asynchronous).
+ */
+function kernelSuite(get: () => MatmulKernel): void {
+  const prng = new Prng(7);
+  for (const [M, N, K] of SHAPES)
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const)
+      it(`(${M},${N},${K}) transA=${ta} transB=${tb}`, () => {
+        const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+        const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+        const C = new Float32Array(M * N).fill(NaN); // every entry must be written
+        get().gemm(ta, tb, M, N, K, A, B, C, false);
+        expect(maxRelDiff(C, reference(ta, tb, M, N, K, A, B))).toBeLessThan(KERNEL_REL_TOL);
+      });
+
+  it("accumulates into C when asked, overwrites otherwise", () => {
+    const [M, N, K] = [9, 11, 6];
+    const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+    const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+    const ref = reference(false, false, M, N, K, A, B);
+    const C = new Float32Array(M * N).fill(2);
+    get().gemm(false, false, M, N, K, A, B, C, true);
+    expect(maxRelDiff(C, ref.map((v) => v + 2))).toBeLessThan(KERNEL_REL_TOL);
+    C.fill(5);
+    get().gemm(false, false, M, N, K, A, B, C, false);
+    expect(maxRelDiff(C, ref)).toBeLessThan(KERNEL_REL_TOL);
+  });
+
+  it("accumulates across several k blocks and edge tiles, in every transpose variant", () => {
+    const [M, N, K] = [70, 21, 300]; // K > KC: later k blocks add to what the first wrote
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
       const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
       const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
-      const ref = reference(false, false, M, N, K, A, B);
-      const C = new Float32Array(M * N).fill(2);
-      kernel.gemm(false, false, M, N, K, A, B, C, true);
-      expect(maxRelDiff(C, ref.map((v) => v + 2))).toBeLessThan(KERNEL_REL_TOL);
-      C.fill(5);
-      kernel.gemm(false, false, M, N, K, A, B, C, false);
-      expect(maxRelDiff(C, ref)).toBeLessThan(KERNEL_REL_TOL);
+      const C0 = prng.fillUniform(new Float32Array(M * N), -1, 1);
+      const C = C0.slice();
+      get().gemm(ta, tb, M, N, K, A, B, C, true);
+      const ref = reference(ta, tb, M, N, K, A, B).map((v, i) => v + C0[i]!);
+      expect(maxRelDiff(C, ref), `transA=${ta} transB=${tb}`).toBeLessThan(KERNEL_REL_TOL);
+    }
+  });
+}
+
+for (const kernel of MATMUL_KERNELS) describe(`matmul kernel: ${kernel.name}`, () => kernelSuite(() => kernel));
+
+for (const threads of [1, 2]) {
+  describe(`matmul kernel: simd, ${threads} thread${threads > 1 ? "s" : ""}`, () => {
+    let kernel: SimdMatmul | undefined;
+    // minParallelWork 0: with two threads, every product is split, down to 1x1x1.
+    beforeAll(async () => {
+      kernel = await createSimdMatmul({ threads, spawn: spawnNodeWorker, minParallelWork: 0 });
     });
+    afterAll(async () => {
+      await kernel?.dispose();
+    });
+    it("has the blocks the shapes of this suite step past", () => {
+      expect(kernel!.blocking).toEqual(SIMD_BLOCKS);
+      expect(kernel!.blocking).toEqual(DEFAULT_BLOCKING);
+      expect(kernel!.threads).toBe(threads);
+    });
+    kernelSuite(() => kernel!);
   });
 }
 
