@@ -2,11 +2,16 @@
  * `npm run bench:matmul`: GFLOP/s of every matmul kernel on the shapes our models actually multiply.
  * Each kernel's output is first checked against `matmulNaive` (itself checked against the float64
  * definition on sampled entries); a kernel that disagrees is never timed and the run exits 1.
- * Single-threaded, one process; numbers are medians, so a busy machine shifts them but rarely flips
- * a ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
+ * The JS kernels run on one thread; the WebAssembly SIMD kernel on one thread and on two (worker
+ * threads), each figure also as a fraction of the 128-bit SIMD peak of `bench/peak.ts` (per core,
+ * times the threads). Numbers are medians, so a busy machine shifts them but rarely flips a
+ * ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
  */
 import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
+import { createSimdMatmul, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { spawnNodeWorker } from "../src/tensor/kernels/wasm/node-workers.js";
 import { Prng } from "../src/tensor/prng.js";
+import { measureSimdPeak } from "./peak.js";
 import { VerificationError, checkClose, timeMedian, type TimingOptions } from "./timing.js";
 
 /** One product C (M,N) = op(A)·op(B), with the transpose flags the model passes to `gemm`. */
@@ -30,7 +35,15 @@ const SHAPES: Shape[] = [
   { m: 3136, n: 64, k: 512, transA: false, transB: true, note: "conv im2col" },
   // The textbook square product, no transposes.
   { m: 512, n: 512, k: 512, transA: false, transB: false, note: "square" },
+  // The small-K product issue #10 quotes TensorFlow.js at (6 GFLOP/s there).
+  { m: 3136, n: 32, k: 16, transA: false, transB: true, note: "issue #10" },
 ];
+
+/** Issue #10's TensorFlow.js WASM backend figures on this kind of machine, for comparison. */
+const TFJS_WASM = "TensorFlow.js WASM backend (issue #10): 24-35 GFLOP/s at the GAN shapes, 6 at 3136x32x16";
+
+/** SIMD kernel thread counts timed (the calling thread included). */
+const SIMD_THREADS = [1, 2];
 
 /** float32 kernels summing in different orders: max |diff| relative to max |C| (as test/tolerances.ts). */
 const REL_TOL = 1e-5;
@@ -43,6 +56,8 @@ interface Args {
   json: boolean;
   quick: boolean;
   kernels: readonly MatmulKernel[];
+  /** Also time the SIMD kernel, on each of SIMD_THREADS. */
+  simd: boolean;
 }
 
 /** Parses argv; any problem is one line on stderr and exit status 2. */
@@ -66,10 +81,10 @@ function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else fail(`unknown flag "${a}"`);
   }
-  const names = MATMUL_KERNELS.map((k) => k.name);
+  const names = [...MATMUL_KERNELS.map((k) => k.name), "simd"];
   if (only !== undefined && !names.includes(only)) fail(`unknown kernel "${only}", known: ${names.join(", ")}`);
   const kernels = only === undefined ? MATMUL_KERNELS : MATMUL_KERNELS.filter((k) => k.name === only);
-  return { json, quick, kernels };
+  return { json, quick, kernels, simd: only === undefined || only === "simd" };
 }
 
 /** A (M,K) or, with transA, (K,M); B (K,N) or, with transB, (N,K); all row-major, as `gemm` takes them. */
@@ -110,13 +125,21 @@ interface Result {
   gflops: number;
   transA: boolean;
   transB: boolean;
+  /** gflops over the SIMD peak of `threads` cores (bench/peak.ts). */
+  peakFraction: number;
   /** Median seconds per product, and how many timed runs it is the median of. */
   seconds: number;
   runs: number;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const peak = await measureSimdPeak(args.quick);
+  // The SIMD kernel on 1 and 2 threads, or a one-line notice and the JS kernels only.
+  const simd: SimdMatmul[] = [];
+  if (args.simd && !simdAvailable()) console.log("bench:matmul: no WebAssembly SIMD here, timing the JS kernels only");
+  else if (args.simd) for (const threads of SIMD_THREADS) simd.push(await createSimdMatmul({ threads, spawn: spawnNodeWorker }));
+  const kernels: (MatmulKernel & { threads?: number })[] = [...args.kernels, ...simd];
   // Naive is slow (about 0.5 s per conv-sized product), so it gets the minimum 5 runs; the fast
   // kernels run until half a second has passed, which for small shapes means many more.
   const timing = (k: MatmulKernel): TimingOptions =>
@@ -125,10 +148,11 @@ function main(): void {
       : { warmup: 1, minRuns: 5, minSeconds: k === matmulNaive ? 0 : 0.5 };
 
   const results: Result[] = [];
-  const cols = ["shape", "from", "kernel", "GFLOP/s", "vs naive", "rel err", "runs"];
-  const widths = [22, 14, 9, 9, 9, 9, 5];
+  const cols = ["shape", "from", "kernel", "threads", "GFLOP/s", "of peak", "vs naive", "rel err", "runs"];
+  const widths = [22, 14, 9, 7, 9, 7, 9, 9, 5];
   const row = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  console.log(`matmul kernels, 1 thread, median GFLOP/s (2·M·N·K / time)${args.quick ? ", --quick" : ""}`);
+  console.log(`matmul kernels, median GFLOP/s (2·M·N·K / time)${args.quick ? ", --quick" : ""}`);
+  console.log(`128-bit SIMD peak (bench/peak.ts): ${peak.gflops.toFixed(1)} GFLOP/s per core ("of peak" divides by it times the threads)`);
   console.log(row(cols));
   console.log(row(widths.map((w) => "-".repeat(w))));
 
@@ -144,7 +168,7 @@ function main(): void {
     matmulNaive.gemm(transA, transB, M, N, K, A, B, ref, false);
     let naiveGflops: number | undefined;
 
-    for (const kernel of args.kernels) {
+    for (const kernel of kernels) {
       const C = new Float32Array(M * N).fill(NaN); // NaN: a kernel that skips an entry cannot pass
       let err: number;
       try {
@@ -163,14 +187,18 @@ function main(): void {
       const gflops = flops / t.median / 1e9;
       if (kernel === matmulNaive) naiveGflops = gflops;
       const speedup = naiveGflops === undefined ? "-" : `${(gflops / naiveGflops).toFixed(1)}x`;
-      console.log(row([label, s.note, kernel.name, gflops.toFixed(2), speedup, err.toExponential(1), String(t.samples.length)]));
+      const threads = kernel.threads ?? 1;
+      const ofPeak = gflops / (peak.gflops * threads);
+      console.log(row([label, s.note, kernel.name, String(threads), gflops.toFixed(2), `${(100 * ofPeak).toFixed(0)}%`, speedup, err.toExponential(1), String(t.samples.length)]));
       results.push({
-        m: M, n: N, k: K, kernel: kernel.name, threads: 1, gflops: Number(gflops.toFixed(3)),
+        m: M, n: N, k: K, kernel: kernel.name, threads, gflops: Number(gflops.toFixed(3)), peakFraction: Number(ofPeak.toFixed(3)),
         transA, transB, seconds: Number(t.median.toPrecision(4)), runs: t.samples.length,
       });
     }
   }
-  if (args.json) console.log(JSON.stringify({ results }));
+  console.log(TFJS_WASM);
+  for (const k of simd) await k.dispose();
+  if (args.json) console.log(JSON.stringify({ peak: peak.gflops, results }));
 }
 
-main();
+await main();
