@@ -18,7 +18,6 @@ import {
 } from "../nn/index.js";
 import { IMAGE_H, IMAGE_SIZE, IMAGE_W, NUM_CLASSES } from "../mnist/image.js";
 
-export { NUM_CLASSES };
 export const MODEL_KINDS = ["mlp", "conv"] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 

@@ -11,7 +11,7 @@ import { Tensor } from "../tensor/index.js";
 import type { Prng } from "../tensor/index.js";
 import { RMSprop, clipWeights } from "../nn/index.js";
 import type { Critic, Generator } from "./models.js";
-import { NUM_CLASSES } from "./models.js";
+import { IMAGE_H, IMAGE_W, NUM_CLASSES } from "../mnist/image.js";
 
 export interface WganOptions {
   lr: number;
@@ -65,7 +65,7 @@ export class Wgan {
    */
   step(images: Float32Array, oneHot: Float32Array, batchIndex: number): StepLosses {
     const B = oneHot.length / NUM_CLASSES;
-    const x = new Tensor([B, 1, 28, 28], images);
+    const x = new Tensor([B, 1, IMAGE_H, IMAGE_W], images);
     const y = new Tensor([B, NUM_CLASSES], oneHot);
     const criticLoss = this.criticStep(x, y);
     this.criticSinceG++;
