@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   evaluate: { summary: "judge generated digits (an IDX pair, or drawn from a generator) with the classifier, beside real ones", load: () => import("./cli/evaluate.js") },
   train: { summary: "train the conditional WGAN on MNIST (grids, losses, checkpoints in runs/<name>/)", load: () => import("./cli/train.js") },
   generate: { summary: "draw new images of a digit from a trained generator into a PNG grid", load: () => import("./cli/generate.js") },
+  serve: { summary: "a web page: draw digits from a generator, and train one in the browser", load: () => import("./cli/serve.js") },
   sample: { summary: "write generated digits as an MNIST IDX pair (PREFIX-images/labels)", load: () => import("./cli/sample.js") },
 };
 
