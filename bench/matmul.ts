@@ -9,7 +9,7 @@
  */
 import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
 import { createSimdMatmul, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
-import { spawnNodeWorker } from "../src/tensor/kernels/wasm/node-workers.js";
+import { spawnNodeWorker } from "../src/io/workers.js";
 import { Prng } from "../src/tensor/prng.js";
 import { measureSimdPeak } from "./peak.js";
 import { VerificationError, checkClose, timeMedian, type TimingOptions } from "./timing.js";

@@ -7,6 +7,7 @@ import * as T from "../src/tensor/index.js";
 import { conv2dDirect, convOutSize, col2im, im2col } from "../src/tensor/kernels/im2col.js";
 import { maxRelDiff } from "./gradcheck.js";
 import { ADJOINT_REL_TOL, KERNEL_REL_TOL } from "./tolerances.js";
+import { onEveryBackend } from "./backends.js";
 
 const prng = new T.Prng(99);
 const rand = (shape: number[]): T.Tensor => {
@@ -28,43 +29,45 @@ const CASES: [number, number, number, number, number, number, number, number][] 
   [2, 4, 7, 7, 2, 5, 3, 2],
 ];
 
-describe("conv2d: im2col path against the direct reference", () => {
-  for (const [N, C, H, W, O, K, stride, pad] of CASES)
-    it(`x (${N},${C},${H},${W}) w (${O},${C},${K},${K}) stride ${stride} pad ${pad}`, () => {
-      const x = rand([N, C, H, W]), w = rand([O, C, K, K]), b = rand([O]);
-      const y = T.conv2d(x, w, b, { stride, padding: pad });
-      const OH = convOutSize(H, K, stride, pad), OW = convOutSize(W, K, stride, pad);
-      expect(y.shape).toEqual([N, O, OH, OW]);
-      const ref = conv2dDirect(x.data, w.data, b.data, { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW }, O);
-      expect(maxRelDiff(y.data, ref)).toBeLessThan(KERNEL_REL_TOL);
-    });
-});
+onEveryBackend(() => {
+  describe("conv2d: im2col path against the direct reference", () => {
+    for (const [N, C, H, W, O, K, stride, pad] of CASES)
+      it(`x (${N},${C},${H},${W}) w (${O},${C},${K},${K}) stride ${stride} pad ${pad}`, () => {
+        const x = rand([N, C, H, W]), w = rand([O, C, K, K]), b = rand([O]);
+        const y = T.conv2d(x, w, b, { stride, padding: pad });
+        const OH = convOutSize(H, K, stride, pad), OW = convOutSize(W, K, stride, pad);
+        expect(y.shape).toEqual([N, O, OH, OW]);
+        const ref = conv2dDirect(x.data, w.data, b.data, { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW }, O);
+        expect(maxRelDiff(y.data, ref)).toBeLessThan(KERNEL_REL_TOL);
+      });
+  });
 
-describe("adjoints", () => {
-  for (const [N, C, H, W, O, K, stride, pad] of CASES) {
-    const OH = convOutSize(H, K, stride, pad), OW = convOutSize(W, K, stride, pad);
-    const g = { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW };
-    it(`col2im is the adjoint of im2col (${N},${C},${H},${W}) K ${K} s ${stride} p ${pad}`, () => {
-      const x = rand([N, C, H, W]).data;
-      const y = rand([N * OH * OW, C * K * K]).data;
-      const cols = new Float32Array(y.length);
-      im2col(x, g, cols);
-      const back = new Float32Array(x.length);
-      col2im(y, g, back);
-      const lhs = dot(cols, y), rhs = dot(x, back);
-      expect(Math.abs(lhs - rhs) / absDot(cols, y)).toBeLessThan(ADJOINT_REL_TOL);
+  describe("adjoints", () => {
+    for (const [N, C, H, W, O, K, stride, pad] of CASES) {
+      const OH = convOutSize(H, K, stride, pad), OW = convOutSize(W, K, stride, pad);
+      const g = { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW };
+      it(`col2im is the adjoint of im2col (${N},${C},${H},${W}) K ${K} s ${stride} p ${pad}`, () => {
+        const x = rand([N, C, H, W]).data;
+        const y = rand([N * OH * OW, C * K * K]).data;
+        const cols = new Float32Array(y.length);
+        im2col(x, g, cols);
+        const back = new Float32Array(x.length);
+        col2im(y, g, back);
+        const lhs = dot(cols, y), rhs = dot(x, back);
+        expect(Math.abs(lhs - rhs) / absDot(cols, y)).toBeLessThan(ADJOINT_REL_TOL);
+      });
+      it(`<conv(x), y> = <x, convT(y)> (${N},${C},${H},${W}) K ${K} s ${stride} p ${pad}`, () => {
+        const x = rand([N, C, H, W]), w = rand([O, C, K, K]), y = rand([N, O, OH, OW]);
+        const cx = T.conv2d(x, w, undefined, { stride, padding: pad });
+        const ty = T.convTranspose2d(y, w, undefined, { stride, padding: pad });
+        expect(ty.shape).toEqual(x.shape); // every case has (H + 2P - K) divisible by S
+        const lhs = dot(cx.data, y.data), rhs = dot(x.data, ty.data);
+        expect(Math.abs(lhs - rhs) / absDot(cx.data, y.data)).toBeLessThan(ADJOINT_REL_TOL);
+      });
+    }
+    it("convTranspose2d 4x4 stride 2 pad 1 doubles 7x7 to 14x14 (the generator's upsampling)", () => {
+      const y = T.convTranspose2d(rand([2, 64, 7, 7]), rand([64, 32, 4, 4]), rand([32]), { stride: 2, padding: 1 });
+      expect(y.shape).toEqual([2, 32, 14, 14]);
     });
-    it(`<conv(x), y> = <x, convT(y)> (${N},${C},${H},${W}) K ${K} s ${stride} p ${pad}`, () => {
-      const x = rand([N, C, H, W]), w = rand([O, C, K, K]), y = rand([N, O, OH, OW]);
-      const cx = T.conv2d(x, w, undefined, { stride, padding: pad });
-      const ty = T.convTranspose2d(y, w, undefined, { stride, padding: pad });
-      expect(ty.shape).toEqual(x.shape); // every case has (H + 2P - K) divisible by S
-      const lhs = dot(cx.data, y.data), rhs = dot(x.data, ty.data);
-      expect(Math.abs(lhs - rhs) / absDot(cx.data, y.data)).toBeLessThan(ADJOINT_REL_TOL);
-    });
-  }
-  it("convTranspose2d 4x4 stride 2 pad 1 doubles 7x7 to 14x14 (the generator's upsampling)", () => {
-    const y = T.convTranspose2d(rand([2, 64, 7, 7]), rand([64, 32, 4, 4]), rand([32]), { stride: 2, padding: 1 });
-    expect(y.shape).toEqual([2, 32, 14, 14]);
   });
 });

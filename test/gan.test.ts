@@ -22,6 +22,7 @@ import { digitLabels, generateImages, toMnistBytes } from "../src/gan/sampling.j
 import { Wgan } from "../src/gan/wgan.js";
 import { createEvaluator } from "../src/io/evaluator.js";
 import { IMAGE_SIZE } from "../src/mnist/image.js";
+import { onEveryBackend } from "./backends.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gan-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -145,51 +146,55 @@ describe("sampling", () => {
   });
 });
 
-describe("resume", () => {
-  const config: TrainConfig = { ...DEFAULT_CONFIG, model: "conv", epochs: 2, batch: 8, limitBatches: 4, seed: 11 };
-  const data = subset(128);
-  const trainTo = (folder: RunFolder, t: Training, epochs: number): void => {
-    while (t.epoch < epochs) {
+// Bit-exact within one backend and thread count (each sums in its own fixed order).
+onEveryBackend((backend) => {
+  describe("resume", () => {
+    const dir = join(tmp, backend.replace(/\W+/g, "-")); // one folder per backend
+    const config: TrainConfig = { ...DEFAULT_CONFIG, model: "conv", epochs: 2, batch: 8, limitBatches: 4, seed: 11 };
+    const data = subset(128);
+    const trainTo = (folder: RunFolder, t: Training, epochs: number): void => {
+      while (t.epoch < epochs) {
+        t.trainEpoch();
+        folder.endEpoch(t);
+      }
+    };
+    const files = [RUN_FILES.generator, RUN_FILES.critic, RUN_FILES.optimG, RUN_FILES.optimD, RUN_FILES.state];
+
+    it("resuming after epoch 1 gives bit-identical weights, optimizer state and counters after epoch 2", () => {
+      const straight = RunFolder.create(join(dir, "straight"), config);
+      trainTo(straight, straight.training(data), 2);
+      const first = RunFolder.create(join(dir, "resumed"), config);
+      trainTo(first, first.training(data), 1);
+      const again = RunFolder.open(join(dir, "resumed"));
+      const resumed = again.training(data);
+      expect(resumed.epoch).toBe(1);
+      trainTo(again, resumed, 2);
+      for (const f of files) expect(readFileSync(join(dir, "resumed", f)), f).toEqual(readFileSync(join(dir, "straight", f)));
+      expect(readFileSync(join(dir, "resumed", RUN_FILES.losses), "utf8")).toBe(readFileSync(join(dir, "straight", RUN_FILES.losses), "utf8"));
+    });
+
+    it("evaluation after an epoch appends the classifier's judgement to metrics.jsonl", () => {
+      const folder = RunFolder.create(join(dir, "judged"), { ...config, epochs: 1, evalPerDigit: 20 });
+      const t = folder.training(data);
       t.trainEpoch();
-      folder.endEpoch(t);
-    }
-  };
-  const files = [RUN_FILES.generator, RUN_FILES.critic, RUN_FILES.optimG, RUN_FILES.optimD, RUN_FILES.state];
+      folder.endEpoch(t, [evaluationReporter(() => createEvaluator({ realLimit: 500 }))]);
+      expect(t.metrics.length).toBe(1);
+      const m = t.metrics[0]!;
+      expect(m.epoch).toBe(1);
+      expect(m.conditional_accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.conditional_accuracy).toBeLessThanOrEqual(1);
+      expect(m.fid).toBeGreaterThan(0);
+      expect(m.diversity).toBeGreaterThan(0);
+      const lines = readFileSync(join(dir, "judged", RUN_FILES.metrics), "utf8").trim().split("\n");
+      expect(lines.map((l) => JSON.parse(l))).toEqual([m]);
+    });
 
-  it("resuming after epoch 1 gives bit-identical weights, optimizer state and counters after epoch 2", () => {
-    const straight = RunFolder.create(join(tmp, "straight"), config);
-    trainTo(straight, straight.training(data), 2);
-    const first = RunFolder.create(join(tmp, "resumed"), config);
-    trainTo(first, first.training(data), 1);
-    const again = RunFolder.open(join(tmp, "resumed"));
-    const resumed = again.training(data);
-    expect(resumed.epoch).toBe(1);
-    trainTo(again, resumed, 2);
-    for (const f of files) expect(readFileSync(join(tmp, "resumed", f)), f).toEqual(readFileSync(join(tmp, "straight", f)));
-    expect(readFileSync(join(tmp, "resumed", RUN_FILES.losses), "utf8")).toBe(readFileSync(join(tmp, "straight", RUN_FILES.losses), "utf8"));
-  });
-
-  it("evaluation after an epoch appends the classifier's judgement to metrics.jsonl", () => {
-    const folder = RunFolder.create(join(tmp, "judged"), { ...config, epochs: 1, evalPerDigit: 20 });
-    const t = folder.training(data);
-    t.trainEpoch();
-    folder.endEpoch(t, [evaluationReporter(() => createEvaluator({ realLimit: 500 }))]);
-    expect(t.metrics.length).toBe(1);
-    const m = t.metrics[0]!;
-    expect(m.epoch).toBe(1);
-    expect(m.conditional_accuracy).toBeGreaterThanOrEqual(0);
-    expect(m.conditional_accuracy).toBeLessThanOrEqual(1);
-    expect(m.fid).toBeGreaterThan(0);
-    expect(m.diversity).toBeGreaterThan(0);
-    const lines = readFileSync(join(tmp, "judged", RUN_FILES.metrics), "utf8").trim().split("\n");
-    expect(lines.map((l) => JSON.parse(l))).toEqual([m]);
-  });
-
-  it("refuses to start over an existing run and to resume a folder without one", () => {
-    expect(() => RunFolder.create(join(tmp, "straight"), config)).toThrow(/already holds a run/);
-    expect(() => RunFolder.open(join(tmp, "nothing-here"))).toThrow(/not a run folder/);
-    cpSync(join(tmp, "straight"), join(tmp, "broken"), { recursive: true });
-    writeFileSync(join(tmp, "broken", RUN_FILES.state), "{");
-    expect(() => RunFolder.open(join(tmp, "broken")).training(data)).toThrow(/broken\/state\.json: not valid JSON$/);
+    it("refuses to start over an existing run and to resume a folder without one", () => {
+      expect(() => RunFolder.create(join(dir, "straight"), config)).toThrow(/already holds a run/);
+      expect(() => RunFolder.open(join(dir, "nothing-here"))).toThrow(/not a run folder/);
+      cpSync(join(dir, "straight"), join(dir, "broken"), { recursive: true });
+      writeFileSync(join(dir, "broken", RUN_FILES.state), "{");
+      expect(() => RunFolder.open(join(dir, "broken")).training(data)).toThrow(/broken\/state\.json: not valid JSON$/);
+    });
   });
 });

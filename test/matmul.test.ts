@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
 import { createSimdMatmul, DEFAULT_BLOCKING, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
-import { spawnNodeWorker } from "../src/tensor/kernels/wasm/node-workers.js";
+import { spawnNodeWorker } from "../src/io/workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
 import { maxRelDiff } from "./gradcheck.js";

@@ -12,6 +12,7 @@ import {
 } from "../src/nn/index.js";
 import type { Layer } from "../src/nn/index.js";
 import { checkGradients, randAwayFromZero, randTensor } from "./gradcheck.js";
+import { onEveryBackend } from "./backends.js";
 
 const prng = new Prng(31);
 const r = (...shape: number[]): T.Tensor => randTensor(prng, shape);
@@ -33,51 +34,53 @@ function stats(a: ArrayLike<number>): { mean: number; std: number; maxAbs: numbe
   return { mean, std: Math.sqrt(s2 / a.length), maxAbs: m };
 }
 
-describe("layer gradients (central differences, inputs and parameters)", () => {
-  it("Linear, with and without bias", () => {
-    checkLayer(new Linear(5, 3, prng), r(4, 5));
-    checkLayer(new Linear(1, 6, prng, { bias: false }), r(2, 1));
-  });
-  it("Conv2d: 3x3 stride 1, and 4x4 stride 2 padding 1", () => {
-    checkLayer(new Conv2d(2, 3, 3, prng), r(2, 2, 5, 5));
-    checkLayer(new Conv2d(3, 2, 4, prng, { stride: 2, padding: 1 }), r(1, 3, 6, 6));
-  });
-  it("ConvTranspose2d: 4x4 stride 2 padding 1, and without bias", () => {
-    checkLayer(new ConvTranspose2d(3, 2, 4, prng, { stride: 2, padding: 1 }), r(2, 3, 3, 3));
-    checkLayer(new ConvTranspose2d(2, 1, 3, prng, { bias: false }), r(1, 2, 2, 3));
-  });
-  it("BatchNorm1d and BatchNorm2d in training mode (batch statistics depend on x)", () => {
-    const bn1 = new BatchNorm1d(3);
-    prng.fillUniform(bn1.weight.data, 0.5, 1.5);
-    prng.fillUniform(bn1.bias.data, -0.5, 0.5);
-    checkLayer(bn1, r(5, 3));
-    const bn2 = new BatchNorm2d(2);
-    prng.fillUniform(bn2.weight.data, 0.5, 1.5);
-    prng.fillUniform(bn2.bias.data, -0.5, 0.5);
-    checkLayer(bn2, r(2, 2, 3, 3));
-  });
-  it("BatchNorm2d in eval mode", () => {
-    const bn = new BatchNorm2d(3);
-    bn.forward(r(4, 3, 2, 2)); // running statistics away from (0, 1)
-    bn.eval();
-    checkLayer(bn, r(2, 3, 2, 2));
-  });
-  it("ReLU, LeakyReLU, Tanh, Flatten", () => {
-    checkLayer(new ReLU(), randAwayFromZero(prng, [3, 7]));
-    checkLayer(new LeakyReLU(0.2), randAwayFromZero(prng, [2, 3, 2, 2]));
-    checkLayer(new Tanh(), r(4, 5));
-    checkLayer(new Flatten(), r(2, 3, 2, 2));
-  });
-  it("MaxPool2d, with values 0.1 apart so a step of 0.01 never changes the maximum", () => {
-    const x = new T.Tensor([2, 2, 4, 6], undefined, true);
-    const perm = prng.permutation(x.size);
-    for (let i = 0; i < x.size; i++) x.data[i] = perm[i]! * 0.1 - 4;
-    checkLayer(new MaxPool2d(2), x);
-    checkLayer(new MaxPool2d(3), x);
-  });
-  it("Sequential(Linear, BatchNorm1d, Tanh, Linear): the chain's gradients", () => {
-    const net = new Sequential(new Linear(4, 5, prng), new BatchNorm1d(5), new Tanh(), new Linear(5, 2, prng));
-    checkLayer(net, r(6, 4));
+onEveryBackend(() => {
+  describe("layer gradients (central differences, inputs and parameters)", () => {
+    it("Linear, with and without bias", () => {
+      checkLayer(new Linear(5, 3, prng), r(4, 5));
+      checkLayer(new Linear(1, 6, prng, { bias: false }), r(2, 1));
+    });
+    it("Conv2d: 3x3 stride 1, and 4x4 stride 2 padding 1", () => {
+      checkLayer(new Conv2d(2, 3, 3, prng), r(2, 2, 5, 5));
+      checkLayer(new Conv2d(3, 2, 4, prng, { stride: 2, padding: 1 }), r(1, 3, 6, 6));
+    });
+    it("ConvTranspose2d: 4x4 stride 2 padding 1, and without bias", () => {
+      checkLayer(new ConvTranspose2d(3, 2, 4, prng, { stride: 2, padding: 1 }), r(2, 3, 3, 3));
+      checkLayer(new ConvTranspose2d(2, 1, 3, prng, { bias: false }), r(1, 2, 2, 3));
+    });
+    it("BatchNorm1d and BatchNorm2d in training mode (batch statistics depend on x)", () => {
+      const bn1 = new BatchNorm1d(3);
+      prng.fillUniform(bn1.weight.data, 0.5, 1.5);
+      prng.fillUniform(bn1.bias.data, -0.5, 0.5);
+      checkLayer(bn1, r(5, 3));
+      const bn2 = new BatchNorm2d(2);
+      prng.fillUniform(bn2.weight.data, 0.5, 1.5);
+      prng.fillUniform(bn2.bias.data, -0.5, 0.5);
+      checkLayer(bn2, r(2, 2, 3, 3));
+    });
+    it("BatchNorm2d in eval mode", () => {
+      const bn = new BatchNorm2d(3);
+      bn.forward(r(4, 3, 2, 2)); // running statistics away from (0, 1)
+      bn.eval();
+      checkLayer(bn, r(2, 3, 2, 2));
+    });
+    it("ReLU, LeakyReLU, Tanh, Flatten", () => {
+      checkLayer(new ReLU(), randAwayFromZero(prng, [3, 7]));
+      checkLayer(new LeakyReLU(0.2), randAwayFromZero(prng, [2, 3, 2, 2]));
+      checkLayer(new Tanh(), r(4, 5));
+      checkLayer(new Flatten(), r(2, 3, 2, 2));
+    });
+    it("MaxPool2d, with values 0.1 apart so a step of 0.01 never changes the maximum", () => {
+      const x = new T.Tensor([2, 2, 4, 6], undefined, true);
+      const perm = prng.permutation(x.size);
+      for (let i = 0; i < x.size; i++) x.data[i] = perm[i]! * 0.1 - 4;
+      checkLayer(new MaxPool2d(2), x);
+      checkLayer(new MaxPool2d(3), x);
+    });
+    it("Sequential(Linear, BatchNorm1d, Tanh, Linear): the chain's gradients", () => {
+      const net = new Sequential(new Linear(4, 5, prng), new BatchNorm1d(5), new Tanh(), new Linear(5, 2, prng));
+      checkLayer(net, r(6, 4));
+    });
   });
 });
 

@@ -30,6 +30,7 @@ import { createCritic, createGenerator, MODEL_KINDS } from "../src/gan/models.js
 import type { ModelKind } from "../src/gan/models.js";
 import { Wgan } from "../src/gan/wgan.js";
 import { PARITY_LOSS_ABS_TOL, PARITY_MAX_ABS_TOL, PARITY_RMS_TOL } from "./tolerances.js";
+import { onEveryBackend } from "./backends.js";
 
 const CRITIC_STEPS = 3;
 
@@ -187,68 +188,70 @@ function replay(kind: ModelKind): Replay {
   return { file, clip, G0, D0, sample, weight, criticLosses, generatorLoss, wgan };
 }
 
-for (const kind of MODEL_KINDS)
-  describe(`${kind}: the WGAN step matches PyTorch's`, () => {
-    let r: Replay;
-    beforeAll(() => {
-      r = replay(kind);
-    });
+onEveryBackend(() => {
+  for (const kind of MODEL_KINDS)
+    describe(`${kind}: the WGAN step matches PyTorch's`, () => {
+      let r: Replay;
+      beforeAll(() => {
+        r = replay(kind);
+      });
 
-    it("the initial state derived here is the one the fixture started from, bit for bit", () => {
-      let probed = 0;
-      for (const [prefix, state] of [["G.", r.G0], ["D.", r.D0]] as const)
-        for (const [n, t] of state.tensors) {
-          if (t.dtype !== "float32") continue;
-          const n1 = t.data.length;
-          const ours = [t.data[0]!, t.data[n1 >> 1]!, t.data[n1 - 1]!]; // entries 0, n // 2, n - 1
-          expect(ours, `${prefix}${n}`).toEqual([...tensor(r.file, `init.${prefix}${n}`).data]);
-          probed++;
+      it("the initial state derived here is the one the fixture started from, bit for bit", () => {
+        let probed = 0;
+        for (const [prefix, state] of [["G.", r.G0], ["D.", r.D0]] as const)
+          for (const [n, t] of state.tensors) {
+            if (t.dtype !== "float32") continue;
+            const n1 = t.data.length;
+            const ours = [t.data[0]!, t.data[n1 >> 1]!, t.data[n1 - 1]!]; // entries 0, n // 2, n - 1
+            expect(ours, `${prefix}${n}`).toEqual([...tensor(r.file, `init.${prefix}${n}`).data]);
+            probed++;
+          }
+        expect(probed).toBe([...r.file.tensors.keys()].filter((n) => n.startsWith("init.")).length);
+      });
+
+      it("the fixture's steps move the weights far more than the tolerances, and its clip is active", () => {
+        const dEnd = withPrefix(r.file, "D_end.");
+        const pairs = [[dEnd, r.D0, () => 1], [withPrefix(r.file, "G_end."), r.sample(r.G0), r.weight]] as const;
+        for (const [after, before, weight] of pairs) {
+          const moved = difference(after, before, weight);
+          expect(moved.rms).toBeGreaterThan(100 * PARITY_RMS_TOL);
+          expect(moved.max).toBeGreaterThan(10 * PARITY_MAX_ABS_TOL);
         }
-      expect(probed).toBe([...r.file.tensors.keys()].filter((n) => n.startsWith("init.")).length);
-    });
+        let atClip = 0;
+        let total = 0;
+        for (const t of dEnd.tensors.values()) {
+          for (const v of t.data) if (Math.abs(v) === Math.fround(r.clip)) atClip++;
+          total += t.data.length;
+        }
+        expect(atClip).toBeGreaterThan(0.05 * total);
+        expect(atClip).toBeLessThan(0.5 * total);
+      });
 
-    it("the fixture's steps move the weights far more than the tolerances, and its clip is active", () => {
-      const dEnd = withPrefix(r.file, "D_end.");
-      const pairs = [[dEnd, r.D0, () => 1], [withPrefix(r.file, "G_end."), r.sample(r.G0), r.weight]] as const;
-      for (const [after, before, weight] of pairs) {
-        const moved = difference(after, before, weight);
-        expect(moved.rms).toBeGreaterThan(100 * PARITY_RMS_TOL);
-        expect(moved.max).toBeGreaterThan(10 * PARITY_MAX_ABS_TOL);
-      }
-      let atClip = 0;
-      let total = 0;
-      for (const t of dEnd.tensors.values()) {
-        for (const v of t.data) if (Math.abs(v) === Math.fround(r.clip)) atClip++;
-        total += t.data.length;
-      }
-      expect(atClip).toBeGreaterThan(0.05 * total);
-      expect(atClip).toBeLessThan(0.5 * total);
-    });
+      it("critic losses of the three steps", () => {
+        const theirs = tensor(r.file, "critic_loss").data;
+        expect(theirs.length).toBe(CRITIC_STEPS);
+        for (let k = 0; k < CRITIC_STEPS; k++)
+          expect(Math.abs(r.criticLosses[k]! - theirs[k]!), `step ${k}`).toBeLessThanOrEqual(PARITY_LOSS_ABS_TOL);
+      });
 
-    it("critic losses of the three steps", () => {
-      const theirs = tensor(r.file, "critic_loss").data;
-      expect(theirs.length).toBe(CRITIC_STEPS);
-      for (let k = 0; k < CRITIC_STEPS; k++)
-        expect(Math.abs(r.criticLosses[k]! - theirs[k]!), `step ${k}`).toBeLessThanOrEqual(PARITY_LOSS_ABS_TOL);
-    });
+      it("generator loss", () => {
+        const theirs = tensor(r.file, "generator_loss").data[0]!;
+        expect(Math.abs(r.generatorLoss - theirs)).toBeLessThanOrEqual(PARITY_LOSS_ABS_TOL);
+      });
 
-    it("generator loss", () => {
-      const theirs = tensor(r.file, "generator_loss").data[0]!;
-      expect(Math.abs(r.generatorLoss - theirs)).toBeLessThanOrEqual(PARITY_LOSS_ABS_TOL);
-    });
+      it("every critic weight after the last step and its clip", () => {
+        const d = difference(stateOf(r.wgan.D), withPrefix(r.file, "D_end."));
+        expect(d.max, `worst in ${d.where}`).toBeLessThanOrEqual(PARITY_MAX_ABS_TOL);
+        expect(d.rms).toBeLessThanOrEqual(PARITY_RMS_TOL);
+        let largest = 0;
+        for (const [, t] of r.wgan.D.stateEntries()) for (const v of t.data) largest = Math.max(largest, Math.abs(v));
+        expect(largest).toBeLessThanOrEqual(Math.fround(r.clip));
+      });
 
-    it("every critic weight after the last step and its clip", () => {
-      const d = difference(stateOf(r.wgan.D), withPrefix(r.file, "D_end."));
-      expect(d.max, `worst in ${d.where}`).toBeLessThanOrEqual(PARITY_MAX_ABS_TOL);
-      expect(d.rms).toBeLessThanOrEqual(PARITY_RMS_TOL);
-      let largest = 0;
-      for (const [, t] of r.wgan.D.stateEntries()) for (const v of t.data) largest = Math.max(largest, Math.abs(v));
-      expect(largest).toBeLessThanOrEqual(Math.fround(r.clip));
+      it("the generator's sampled weights after its step, and its batch-norm statistics after all four passes", () => {
+        const d = difference(r.sample(stateOf(r.wgan.G)), withPrefix(r.file, "G_end."), r.weight);
+        expect(d.max, `worst in ${d.where}`).toBeLessThanOrEqual(PARITY_MAX_ABS_TOL);
+        expect(d.rms).toBeLessThanOrEqual(PARITY_RMS_TOL);
+      });
     });
-
-    it("the generator's sampled weights after its step, and its batch-norm statistics after all four passes", () => {
-      const d = difference(r.sample(stateOf(r.wgan.G)), withPrefix(r.file, "G_end."), r.weight);
-      expect(d.max, `worst in ${d.where}`).toBeLessThanOrEqual(PARITY_MAX_ABS_TOL);
-      expect(d.rms).toBeLessThanOrEqual(PARITY_RMS_TOL);
-    });
-  });
+});

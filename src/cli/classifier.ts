@@ -4,6 +4,7 @@
  * images (accuracy, per-digit precision and recall; `--json` ends with one JSON line).
  */
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
+import { BACKEND_FLAGS, withBackend } from "./backend.js";
 import { UsageError } from "./errors.js";
 import { IMAGE_SIZE } from "../mnist/image.js";
 import { loadMnist, mnistDir } from "../io/mnist.js";
@@ -23,6 +24,7 @@ const TRAIN_FLAGS = defineFlags({
   batch: { type: "int", help: "mini-batch size", default: 64, min: 1 },
   lr: { type: "float", help: "Adam learning rate", default: 1e-3, min: 0 },
   data: { type: "string", help: "folder with the four MNIST IDX files (default: the bundled copy)" },
+  ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
 
@@ -30,6 +32,7 @@ const TEST_FLAGS = defineFlags({
   checkpoint: { type: "string", help: "classifier checkpoint (default: models/classifier.safetensors of this repo)" },
   json: { type: "bool", help: "end with one line of JSON: accuracy and per-digit precision, recall, F1" },
   data: { type: "string", help: "folder with the four MNIST IDX files (default: the bundled copy)" },
+  ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
 
@@ -44,7 +47,7 @@ function help(): string {
 }
 
 export const command = {
-  run(argv: string[]): void {
+  async run(argv: string[]): Promise<void> {
     const [sub, ...rest] = argv;
     if (sub === undefined || sub === "--help" || sub === "-h") {
       console.log(help());
@@ -57,9 +60,13 @@ export const command = {
   },
 };
 
-function train(argv: string[]): void {
+async function train(argv: string[]): Promise<void> {
   const f = parseFlags(argv, TRAIN_FLAGS, "classifier train");
   if (f.help) return void console.log(formatHelp("tsx src/main.ts classifier train [flags]", TRAIN_FLAGS));
+  await withBackend("classifier train", f, () => trainWith(f));
+}
+
+function trainWith(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): void {
   const out = f.out ?? DEFAULT_CLASSIFIER_PATH;
   const epochs = f.epochs;
   const seed = f.seed;
@@ -103,9 +110,13 @@ function train(argv: string[]): void {
   console.log(`test accuracy ${(100 * scores.accuracy).toFixed(2)}% on ${test.n} images; ${seconds.toFixed(0)} s of training; wrote ${out}`);
 }
 
-function test(argv: string[]): void {
+async function test(argv: string[]): Promise<void> {
   const f = parseFlags(argv, TEST_FLAGS, "classifier test");
   if (f.help) return void console.log(formatHelp("tsx src/main.ts classifier test [flags]", TEST_FLAGS));
+  await withBackend("classifier test", f, () => testWith(f));
+}
+
+function testWith(f: ReturnType<typeof parseFlags<typeof TEST_FLAGS>>): void {
   const path = f.checkpoint ?? DEFAULT_CLASSIFIER_PATH;
   const { model, metadata } = loadClassifier(path);
   const test = loadMnist("test", f.data ?? mnistDir());

@@ -7,6 +7,7 @@
 import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
+import { BACKEND_FLAGS, withBackend } from "./backend.js";
 import { UsageError } from "./errors.js";
 import { readImagesLabels } from "../io/idx.js";
 import { evaluateSamples } from "../io/evaluator.js";
@@ -28,41 +29,44 @@ const FLAGS = defineFlags({
   report: { type: "string", help: "Markdown report to write (default: report.md beside the samples)" },
   classifier: { type: "string", help: "classifier checkpoint (default: models/classifier.safetensors of this repo)" },
   data: { type: "string", help: "folder with the four MNIST IDX files (default: the bundled copy)" },
+  ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
 
 export const command = {
-  run(argv: string[]): void {
+  async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "evaluate");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
-    const prefix = f.samples;
-    const checkpoint = f.checkpoint;
-    if ((prefix === undefined || prefix === "") === (checkpoint === undefined || checkpoint === ""))
-      throw new UsageError("evaluate: give either --samples PREFIX or --checkpoint G (see --help)");
-    let images: Uint8Array | Float32Array;
-    let labels: Uint8Array;
-    let source: string;
-    let reportDir: string;
-    if (checkpoint) {
-      const { G, path } = loadGenerator(checkpoint);
-      labels = digitLabels(f["per-digit"]);
-      images = generateImages(G, labels, new Prng(f.seed));
-      source = `${path} (${f["per-digit"]} per digit, seed ${f.seed})`;
-      reportDir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
-    } else {
-      ({ images, labels } = readImagesLabels(`${prefix}-images-idx3-ubyte`, `${prefix}-labels-idx1-ubyte`));
-      if (labels.length === 0) throw new Error(`${prefix}-labels-idx1-ubyte: no samples`);
-      source = prefix!;
-      reportDir = dirname(prefix!);
-    }
-    const ev = evaluateSamples(images, labels, {
-      classifier: f.classifier,
-      dataDir: f.data,
+    await withBackend("evaluate", f, () => {
+      const prefix = f.samples;
+      const checkpoint = f.checkpoint;
+      if ((prefix === undefined || prefix === "") === (checkpoint === undefined || checkpoint === ""))
+        throw new UsageError("evaluate: give either --samples PREFIX or --checkpoint G (see --help)");
+      let images: Uint8Array | Float32Array;
+      let labels: Uint8Array;
+      let source: string;
+      let reportDir: string;
+      if (checkpoint) {
+        const { G, path } = loadGenerator(checkpoint);
+        labels = digitLabels(f["per-digit"]);
+        images = generateImages(G, labels, new Prng(f.seed));
+        source = `${path} (${f["per-digit"]} per digit, seed ${f.seed})`;
+        reportDir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
+      } else {
+        ({ images, labels } = readImagesLabels(`${prefix}-images-idx3-ubyte`, `${prefix}-labels-idx1-ubyte`));
+        if (labels.length === 0) throw new Error(`${prefix}-labels-idx1-ubyte: no samples`);
+        source = prefix!;
+        reportDir = dirname(prefix!);
+      }
+      const ev = evaluateSamples(images, labels, {
+        classifier: f.classifier,
+        dataDir: f.data,
+      });
+      const reportPath = f.report ?? join(reportDir, "report.md");
+      const files = writeReport(reportPath, ev, { images, labels, source });
+      console.log(formatEvaluation(ev, `evaluation of ${source}`));
+      console.log(`\nwrote ${files.report}, ${files.samples}, ${files.confusion}`);
+      if (f.json) console.log(JSON.stringify(evaluationJson(ev)));
     });
-    const reportPath = f.report ?? join(reportDir, "report.md");
-    const files = writeReport(reportPath, ev, { images, labels, source });
-    console.log(formatEvaluation(ev, `evaluation of ${source}`));
-    console.log(`\nwrote ${files.report}, ${files.samples}, ${files.confusion}`);
-    if (f.json) console.log(JSON.stringify(evaluationJson(ev)));
   },
 };

@@ -5,6 +5,7 @@
  */
 import { randomInt } from "node:crypto";
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
+import { BACKEND_FLAGS, withBackend } from "./backend.js";
 import { UsageError } from "./errors.js";
 import { Prng } from "../tensor/index.js";
 import { writeImageGrid } from "../io/png.js";
@@ -18,6 +19,7 @@ const FLAGS = defineFlags({
   checkpoint: { type: "string", help: "generator .safetensors file or run folder (required)" },
   out: { type: "string", help: "PNG file to write (required)" },
   scale: { type: "int", min: 1, default: 2, help: "pixels per image pixel" },
+  ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
 const USAGE = "tsx src/main.ts generate --digit 0..9|all [--count N] [--seed S] --checkpoint FILE --out FILE.png";
@@ -31,20 +33,22 @@ export function parseDigit(command: string, value: unknown): number | "all" {
 }
 
 export const command = {
-  run(argv: string[]): void {
+  async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "generate");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
-    const digit = parseDigit("generate", f.digit);
-    if (f.checkpoint === undefined) throw new UsageError("generate: --checkpoint is required (a generator .safetensors file or a run folder)");
-    if (f.out === undefined) throw new UsageError("generate: --out FILE.png is required");
-    const seed = f.seed ?? randomInt(0, 2 ** 31);
-    const { G, path } = loadGenerator(f.checkpoint);
-    const count = f.count;
-    const labels = digit === "all" ? digitLabels(10) : digitLabels(count, [digit]);
-    const images = generateImages(G, labels, new Prng(seed));
-    const cols = digit === "all" ? 10 : Math.ceil(Math.sqrt(count));
-    const rows = digit === "all" ? 10 : Math.ceil(count / cols);
-    writeImageGrid(f.out, images, { rows, cols, scale: f.scale });
-    console.log(`wrote ${f.out}: ${labels.length} images of ${digit === "all" ? "every digit" : `digit ${digit}`} from ${path} (seed ${seed})`);
+    await withBackend("generate", f, () => {
+      const digit = parseDigit("generate", f.digit);
+      if (f.checkpoint === undefined) throw new UsageError("generate: --checkpoint is required (a generator .safetensors file or a run folder)");
+      if (f.out === undefined) throw new UsageError("generate: --out FILE.png is required");
+      const seed = f.seed ?? randomInt(0, 2 ** 31);
+      const { G, path } = loadGenerator(f.checkpoint);
+      const count = f.count;
+      const labels = digit === "all" ? digitLabels(10) : digitLabels(count, [digit]);
+      const images = generateImages(G, labels, new Prng(seed));
+      const cols = digit === "all" ? 10 : Math.ceil(Math.sqrt(count));
+      const rows = digit === "all" ? 10 : Math.ceil(count / cols);
+      writeImageGrid(f.out, images, { rows, cols, scale: f.scale });
+      console.log(`wrote ${f.out}: ${labels.length} images of ${digit === "all" ? "every digit" : `digit ${digit}`} from ${path} (seed ${seed})`);
+    });
   },
 };

@@ -5,6 +5,7 @@
  */
 import { randomInt } from "node:crypto";
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
+import { BACKEND_FLAGS, withBackend } from "./backend.js";
 import { UsageError } from "./errors.js";
 import { Prng } from "../tensor/index.js";
 import { writeIdx } from "../io/idx.js";
@@ -16,23 +17,26 @@ const FLAGS = defineFlags({
   seed: { type: "int", help: "noise seed (default: fresh, printed)" },
   checkpoint: { type: "string", help: "generator .safetensors file or run folder (required)" },
   out: { type: "string", help: "output prefix: writes PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte (required)" },
+  ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
 const USAGE = "tsx src/main.ts sample [--per-digit N] [--seed S] --checkpoint FILE --out PREFIX";
 
 export const command = {
-  run(argv: string[]): void {
+  async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "sample");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
-    if (f.checkpoint === undefined) throw new UsageError("sample: --checkpoint is required (a generator .safetensors file or a run folder)");
-    if (f.out === undefined) throw new UsageError("sample: --out PREFIX is required");
-    const seed = f.seed ?? randomInt(0, 2 ** 31);
-    const { G, path } = loadGenerator(f.checkpoint);
-    const labels = digitLabels(f["per-digit"]);
-    const bytes = toMnistBytes(generateImages(G, labels, new Prng(seed)));
-    const prefix = f.out;
-    writeIdx(`${prefix}-images-idx3-ubyte`, [labels.length, 28, 28], bytes);
-    writeIdx(`${prefix}-labels-idx1-ubyte`, [labels.length], labels);
-    console.log(`wrote ${prefix}-images-idx3-ubyte and ${prefix}-labels-idx1-ubyte: ${labels.length} images from ${path} (seed ${seed})`);
+    await withBackend("sample", f, () => {
+      if (f.checkpoint === undefined) throw new UsageError("sample: --checkpoint is required (a generator .safetensors file or a run folder)");
+      if (f.out === undefined) throw new UsageError("sample: --out PREFIX is required");
+      const seed = f.seed ?? randomInt(0, 2 ** 31);
+      const { G, path } = loadGenerator(f.checkpoint);
+      const labels = digitLabels(f["per-digit"]);
+      const bytes = toMnistBytes(generateImages(G, labels, new Prng(seed)));
+      const prefix = f.out;
+      writeIdx(`${prefix}-images-idx3-ubyte`, [labels.length, 28, 28], bytes);
+      writeIdx(`${prefix}-labels-idx1-ubyte`, [labels.length], labels);
+      console.log(`wrote ${prefix}-images-idx3-ubyte and ${prefix}-labels-idx1-ubyte: ${labels.length} images from ${path} (seed ${seed})`);
+    });
   },
 };

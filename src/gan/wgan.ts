@@ -31,7 +31,19 @@ export interface StepLosses {
   generatorLoss: number | null;
 }
 
+/** The parts of a training step, in the order they run, for a profile (see `Wgan.mark`). */
+export const STEP_PARTS = [
+  "fakes for the critic", "critic forward", "critic backward", "critic optimizer", "clipping",
+  "generator forward", "generator backward", "generator optimizer", "end",
+] as const;
+export type StepPart = (typeof STEP_PARTS)[number];
+
 export class Wgan {
+  /**
+   * Called as each part of a step begins (and with "end" when a step or generator step finishes),
+   * so a profiler can attribute the time between two calls to the first. Unset: no cost.
+   */
+  mark?: (part: StepPart) => void;
   readonly optG: RMSprop;
   readonly optD: RMSprop;
   /** Critic steps since the generator last stepped (the schedule's counter). */
@@ -91,12 +103,18 @@ export class Wgan {
    * @param z (B, latent) the fakes' noise; drawn from the PRNG when absent (tests pass fixed noise)
    */
   criticStep(x: Tensor, y: Tensor, z: Tensor = this.noise(x.shape[0]!)): number {
+    this.mark?.("fakes for the critic");
     this.D.zeroGrad();
     const fake = T.noGrad(() => this.G.forward(z, y)); // G in training mode, as the reference: BN uses batch statistics
+    this.mark?.("critic forward");
     const loss = T.sub(T.mean(this.D.forward(fake, y)), T.mean(this.D.forward(x, y)));
+    this.mark?.("critic backward");
     loss.backward();
+    this.mark?.("critic optimizer");
     this.optD.step();
+    this.mark?.("clipping");
     clipWeights(this.D, this.opts.clip);
+    this.mark?.("end");
     this.criticSteps++;
     return loss.item();
   }
@@ -107,13 +125,17 @@ export class Wgan {
    * @param z (B, latent) noise; drawn from the PRNG when absent (tests pass fixed noise)
    */
   generatorStep(y: Tensor, z: Tensor = this.noise(y.shape[0]!)): number {
+    this.mark?.("generator forward");
     this.G.zeroGrad();
     const dParams = this.D.parameters();
     for (const p of dParams) p.requiresGrad = false;
     try {
       const loss = T.neg(T.mean(this.D.forward(this.G.forward(z, y), y)));
+      this.mark?.("generator backward");
       loss.backward();
+      this.mark?.("generator optimizer");
       this.optG.step();
+      this.mark?.("end");
       this.generatorSteps++;
       return loss.item();
     } finally {

@@ -1,9 +1,9 @@
 /**
- * Node's way to start a matmul worker (`SpawnWorker` of pool.ts), with worker_threads. The only
- * file of the SIMD kernel that imports from node:. A browser build would pass a function that
+ * Node's way to start a matmul worker (`SpawnWorker` of src/tensor/kernels/wasm/pool.ts), with
+ * worker_threads. The kernel itself imports nothing from node:; a browser passes a function that
  * starts a Web Worker instead.
  *
- * The worker's entry is node-worker.ts. When this project runs from TypeScript sources (under tsx
+ * The worker's entry is matmul-worker.ts. When this project runs from TypeScript sources (under tsx
  * or vitest), a worker cannot start on a .ts file directly: Node 20 ignores `--import tsx` in a
  * worker's execArgv for the entry itself (tried: "Unknown file extension .ts"), so the worker
  * starts on a line of JS that loads the entry through tsx's `tsImport`.
@@ -11,10 +11,10 @@
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { SpawnWorker, WorkerHandle, WorkerInit } from "./pool.js";
+import type { SpawnWorker, WorkerHandle, WorkerInit } from "../tensor/kernels/wasm/pool.js";
 
 const fromSource = import.meta.url.endsWith(".ts");
-const ENTRY = new URL(fromSource ? "./node-worker.ts" : "./node-worker.js", import.meta.url);
+const ENTRY = new URL(fromSource ? "./matmul-worker.ts" : "./matmul-worker.js", import.meta.url);
 
 /** A new Worker running the entry file: directly from .js, through tsx from .ts. */
 function startEntry(init: WorkerInit): Worker {

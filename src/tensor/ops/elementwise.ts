@@ -132,29 +132,52 @@ export const addScalar = (a: Tensor, t: number): Tensor => affineScalar(a, 1, t)
 export const neg = (a: Tensor): Tensor => affineScalar(a, -1, 0);
 
 /**
- * An element-wise function whose derivative is computed from its input x and output y, so the
- * backward needs no extra buffer: relu, leakyRelu, tanh (1 - y^2), sigmoid (y(1 - y)).
+ * The element-wise activations. Each derivative is computed from the input x or the output y, so the
+ * backward needs no extra buffer: relu, leakyRelu, tanh (1 - y²), sigmoid (y(1 - y)). Each op writes
+ * its own two loops rather than passing f and f' to a shared one: V8 cannot inline a function
+ * passed as an argument at a call site that sees several: a shared loop measured 1.7-2.2x slower
+ * on a 64x1024 leakyRelu.
  */
-function unary(op: string, a: Tensor, f: (x: number) => number, df: (x: number, y: number) => number): Tensor {
+function activation(op: string, a: Tensor, out: Float32Array, backward: (x: Float32Array, y: Float32Array, g: Float32Array, ga: Float32Array) => void): Tensor {
+  return Tensor.fromOp(op, a.shape, out, [a], (y) => backward(a.data, y.data, y.grad!, a.gradBuffer()));
+}
+
+export function relu(a: Tensor): Tensor {
   const x = a.data;
   const out = alloc(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = f(x[i]!);
-  return Tensor.fromOp(op, a.shape, out, [a], (y) => {
-    const g = y.grad!;
-    const ga = a.gradBuffer();
-    const yd = y.data;
-    for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * df(x[i]!, yd[i]!);
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
+  return activation("relu", a, out, (x, _y, g, ga) => {
+    for (let i = 0; i < g.length; i++) if (x[i]! > 0) ga[i]! += g[i]!;
   });
 }
 
-export const relu = (a: Tensor): Tensor =>
-  unary("relu", a, (x) => (x > 0 ? x : 0), (x) => (x > 0 ? 1 : 0));
-
 /** max(x, slope*x) for 0 < slope < 1: the WGAN critic's activation with slope 0.2. */
-export const leakyRelu = (a: Tensor, slope: number): Tensor =>
-  unary("leakyRelu", a, (x) => (x > 0 ? x : slope * x), (x) => (x > 0 ? 1 : slope));
+export function leakyRelu(a: Tensor, slope: number): Tensor {
+  const x = a.data;
+  const out = alloc(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    out[i] = v > 0 ? v : slope * v;
+  }
+  return activation("leakyRelu", a, out, (x, _y, g, ga) => {
+    for (let i = 0; i < g.length; i++) ga[i]! += x[i]! > 0 ? g[i]! : slope * g[i]!;
+  });
+}
 
-export const tanh = (a: Tensor): Tensor => unary("tanh", a, Math.tanh, (_x, y) => 1 - y * y);
+export function tanh(a: Tensor): Tensor {
+  const x = a.data;
+  const out = alloc(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.tanh(x[i]!);
+  return activation("tanh", a, out, (_x, y, g, ga) => {
+    for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * (1 - y[i]! * y[i]!);
+  });
+}
 
-export const sigmoid = (a: Tensor): Tensor =>
-  unary("sigmoid", a, (x) => 1 / (1 + Math.exp(-x)), (_x, y) => y * (1 - y));
+export function sigmoid(a: Tensor): Tensor {
+  const x = a.data;
+  const out = alloc(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]!));
+  return activation("sigmoid", a, out, (_x, y, g, ga) => {
+    for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * y[i]! * (1 - y[i]!);
+  });
+}

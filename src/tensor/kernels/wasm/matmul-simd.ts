@@ -416,7 +416,7 @@ export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, 
 export interface SimdMatmulOptions {
   /** Threads to compute with, the calling one included (default 1). More than 1 needs `spawn`. */
   threads?: number;
-  /** Starts one worker thread (see pool.ts; node-workers.ts has Node's). */
+  /** Starts one worker thread (see pool.ts; src/io/workers.ts has Node's). */
   spawn?: SpawnWorker;
   /** Products with fewer multiply-adds (M·N·K) stay on the calling thread. */
   minParallelWork?: number;

@@ -7,7 +7,7 @@
  * caller waits (Atomics.wait) until DONE counts every worker. Atomics.wait is allowed on Node's
  * main thread and in browser Web Workers (not on a browser's main thread).
  *
- * How a worker is started is not decided here: `SpawnWorker` is injected (node-workers.ts has
+ * How a worker is started is not decided here: `SpawnWorker` is injected (src/io/workers.ts has
  * Node's worker_threads one), so this file and worker.ts import nothing environment-specific.
  */
 import type { Blocking, Job, KernelExports } from "./matmul-simd.js";

@@ -1,5 +1,5 @@
 /**
- * The body of a matmul worker thread, whatever started it (node-worker.ts under Node; a Web
+ * The body of a matmul worker thread, whatever started it (src/io/matmul-worker.ts under Node; a Web
  * Worker's script in a browser): instantiate the kernel module on the shared memory, report
  * ready, then serve jobs from the control block (pool.ts) until told to quit.
  */
