@@ -16,6 +16,8 @@ const ROOT = resolve(import.meta.dirname, "..");
 const CORE_ENTRIES = [
   "src/tensor/index.ts",
   "src/tensor/kernels/matmul.ts",
+  "src/tensor/kernels/wasm/matmul-simd.ts",
+  "src/tensor/kernels/wasm/worker.ts",
   "src/nn/index.ts",
   "src/gan/models.ts",
   "src/gan/wgan.ts",
