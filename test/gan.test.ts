@@ -15,7 +15,9 @@ import { Batcher } from "../src/mnist/batches.js";
 import { createCritic, createGenerator, labelPlanes, MODEL_KINDS } from "../src/gan/models.js";
 import { DEFAULT_CONFIG } from "../src/gan/config.js";
 import type { TrainConfig } from "../src/gan/config.js";
-import type { Training } from "../src/gan/training.js";
+import { Training } from "../src/gan/training.js";
+import { createGuide } from "../src/gan/guide.js";
+import { oneHot } from "../src/mnist/batches.js";
 import { RUN_FILES, RunFolder } from "../src/io/run-folder.js";
 import { evaluationReporter } from "../src/io/reports.js";
 import { digitLabels, generateImages, toMnistBytes } from "../src/gan/sampling.js";
@@ -131,6 +133,65 @@ describe("training", () => {
   });
 });
 
+describe("the guided recipe", () => {
+  const guided = (seed: number, kind: "mlp" | "conv" = "mlp"): Wgan => {
+    const prng = new Prng(seed);
+    const G = createGenerator(kind, 100, prng);
+    const D = createCritic(kind, prng);
+    return new Wgan(G, D, prng, { ...DEFAULT_CONFIG, guideWeight: 2 }, createGuide(kind, prng));
+  };
+
+  it("the generator's loss is -mean(D(G(z,y),y)) + λ CE(C(G(z,y)), y); the step moves G and neither D nor C", () => {
+    const wgan = guided(7);
+    const src = subset(16);
+    const y = new T.Tensor([16, 10], oneHot(src.labels));
+    const z = new T.Tensor([16, 100], new Prng(8).fillNormal(T.alloc(1600)));
+    const { adversarial, ce } = T.noGrad(() => {
+      const fake = wgan.G.forward(z, y); // training mode, batch statistics: the same images the step makes
+      return { adversarial: -T.mean(wgan.D.forward(fake, y)).item(), ce: T.crossEntropy(wgan.C!.forward(fake), src.labels).item() };
+    });
+    expect(ce).toBeGreaterThan(1); // an untrained guide: near ln 10, far from 0, so the term is visible
+    const before = { G: wgan.G.pack().data.slice(), D: wgan.D.pack().data.slice(), C: wgan.C!.pack().data.slice() };
+    const loss = wgan.generatorStep(y, z);
+    expect(loss).toBeCloseTo(adversarial + 2 * ce, 4);
+    expect(wgan.G.pack().data).not.toEqual(before.G);
+    expect(wgan.D.pack().data).toEqual(before.D);
+    expect(wgan.C!.pack().data).toEqual(before.C);
+  });
+
+  it("the guide learns digits from real images only: 150 steps beat chance by far on unseen digits", () => {
+    const wgan = guided(9);
+    const data = subset(2048);
+    const batcher = new Batcher({ n: 1536, pixels: data.pixels.subarray(0, 1536 * IMAGE_SIZE), labels: data.labels.subarray(0, 1536) }, new Prng(1), { batchSize: 32 });
+    let steps = 0;
+    for (let e = 0; e < 4 && steps < 150; e++)
+      for (const b of batcher.epoch()) {
+        wgan.guideStep(new T.Tensor([b.size, 1, 28, 28], b.images), new T.Tensor([b.size, 10], b.oneHot));
+        if (++steps >= 150) break;
+      }
+    const held = new T.Tensor([512, 1, 28, 28], data.pixels.slice(1536 * IMAGE_SIZE));
+    const scores = T.noGrad(() => wgan.C!.forward(held)).data;
+    let right = 0;
+    for (let i = 0; i < 512; i++) {
+      let best = 0;
+      for (let k = 1; k < 10; k++) if (scores[i * 10 + k]! > scores[i * 10 + best]!) best = k;
+      if (best === data.labels[1536 + i]) right++;
+    }
+    expect(right / 512).toBeGreaterThan(0.6);
+  });
+
+  it("a step reports the guide's loss; the plain recipe has no guide", () => {
+    const wgan = guided(10);
+    const src = subset(16);
+    const l = wgan.step(src.pixels, oneHot(src.labels), 0);
+    expect(l.guideLoss).toBeGreaterThan(0);
+    expect(l.generatorLoss).not.toBeNull();
+    const plain = new Training({ ...DEFAULT_CONFIG, recipe: "plain", guideWeight: 0, seed: 1 }, src);
+    expect(plain.wgan.C).toBeNull();
+    expect(plain.wgan.step(src.pixels, oneHot(src.labels), 0).guideLoss).toBeNull();
+  });
+});
+
 describe("sampling", () => {
   it("is repeatable by seed, differs between seeds, and gives MNIST bytes", () => {
     const G = createGenerator("mlp", 100, new Prng(5));
@@ -158,7 +219,7 @@ onEveryBackend((backend) => {
         folder.endEpoch(t);
       }
     };
-    const files = [RUN_FILES.generator, RUN_FILES.critic, RUN_FILES.optimG, RUN_FILES.optimD, RUN_FILES.state];
+    const files = [RUN_FILES.generator, RUN_FILES.critic, RUN_FILES.optimG, RUN_FILES.optimD, RUN_FILES.guide, RUN_FILES.optimC, RUN_FILES.state];
 
     it("resuming after epoch 1 gives bit-identical weights, optimizer state and counters after epoch 2", () => {
       const straight = RunFolder.create(join(dir, "straight"), config);

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { defineFlags, flagGiven, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
 import { BACKEND_FLAGS, useBackend } from "./backend.js";
-import { ConfigError, DEFAULT_CONFIG, RESUME_CHANGEABLE, validateConfig } from "../gan/config.js";
+import { ConfigError, DEFAULT_CONFIG, RECIPES, RECIPE_DEFAULTS, RESUME_CHANGEABLE, validateConfig } from "../gan/config.js";
 import type { ResumeChangeable, TrainConfig } from "../gan/config.js";
 import { MODEL_KINDS } from "../gan/models.js";
 import { createEvaluator } from "../io/evaluator.js";
@@ -20,10 +20,12 @@ import { RunFolder, readConfig } from "../io/run-folder.js";
 
 const D = DEFAULT_CONFIG;
 const FLAGS = defineFlags({
+  recipe: { type: "string", default: D.recipe, help: `guided (a classifier trained in the run guides the generator to the asked digit) or plain (the WGAN paper's, as the PyTorch reference)` },
   model: { type: "string", default: D.model, help: `architecture: ${MODEL_KINDS.join(" or ")}` },
   epochs: { type: "int", min: 1, default: D.epochs, help: "epochs to train (total, counting resumed ones)" },
   batch: { type: "int", min: 2, default: D.batch, help: "images per batch" },
-  lr: { type: "float", default: D.lr, help: "RMSprop learning rate, both networks" },
+  lr: { type: "float", help: `RMSprop learning rate of every network (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].lr} ${r}`).join(", ")})` },
+  "guide-weight": { type: "float", help: `weight of the guide's cross-entropy in the generator's loss (guided recipe; default ${RECIPE_DEFAULTS.guided.guideWeight})` },
   clip: { type: "float", default: D.clip, help: "critic weights clipped to [-clip, clip]" },
   "n-critic": { type: "int", min: 1, default: D.nCritic, help: "critic steps per generator step" },
   "paper-schedule": { type: "bool", help: "100 critic steps per generator step for its first 25 and every 500th (the WGAN paper)" },
@@ -42,10 +44,10 @@ const FLAGS = defineFlags({
 const USAGE = "tsx src/main.ts train [--model mlp|conv] [--epochs N] [--out DIR] [--resume DIR] [...]";
 
 /** Flags that define a run; with --resume they come from its config.json and may not be given. */
-const FIXED_ON_RESUME = ["model", "batch", "lr", "clip", "n-critic", "paper-schedule", "latent", "seed", "out", "limit-batches"] as const;
+const FIXED_ON_RESUME = ["recipe", "model", "batch", "lr", "guide-weight", "clip", "n-critic", "paper-schedule", "latent", "seed", "out", "limit-batches"] as const;
 /** The flag that sets each field of the config. */
 const FLAG_OF = {
-  model: "model", epochs: "epochs", batch: "batch", lr: "lr", clip: "clip", nCritic: "n-critic", latent: "latent", seed: "seed",
+  recipe: "recipe", guideWeight: "guide-weight", model: "model", epochs: "epochs", batch: "batch", lr: "lr", clip: "clip", nCritic: "n-critic", latent: "latent", seed: "seed",
   limitBatches: "limit-batches", paperSchedule: "paper-schedule", evalEvery: "eval-every", evalPerDigit: "eval-per-digit", data: "data",
 } as const satisfies Record<keyof TrainConfig, keyof typeof FLAGS>;
 
@@ -106,10 +108,14 @@ function train(argv: string[], f: Flags, backend: string): void {
 /** A new run from the flags; an invalid setting is a usage error. */
 function start(f: Flags): RunFolder {
   const seed = f.seed ?? randomInt(0, 2 ** 31);
+  const name = RECIPES.find((r) => r === f.recipe);
+  if (!name) throw new UsageError(`train: --recipe must be ${RECIPES.join(" or ")}, got '${f.recipe}'`);
+  const recipe = RECIPE_DEFAULTS[name];
   let config: TrainConfig;
   try {
     config = validateConfig({
-      model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr, clip: f.clip, nCritic: f["n-critic"], latent: f.latent, seed,
+      recipe: f.recipe, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr ?? recipe.lr,
+      guideWeight: f["guide-weight"] ?? recipe.guideWeight, clip: f.clip, nCritic: f["n-critic"], latent: f.latent, seed,
       limitBatches: f["limit-batches"] ?? null, paperSchedule: f["paper-schedule"], evalEvery: f["eval-every"],
       evalPerDigit: f["eval-per-digit"], data: f.data === undefined ? null : resolve(f.data),
     }, "train");

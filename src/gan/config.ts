@@ -5,11 +5,30 @@
 import { MODEL_KINDS } from "./models.js";
 import type { ModelKind } from "./models.js";
 
+/**
+ * How the label takes hold. `plain`: the WGAN paper's recipe, as the PyTorch reference runs it
+ * (the generator learns digit shapes but ignores the label). `guided`: the same, plus a guide, a
+ * classifier trained inside the run on real digits, whose cross-entropy on generated digits joins
+ * the generator's loss with weight `guideWeight` (src/gan/wgan.ts).
+ */
+export const RECIPES = ["guided", "plain"] as const;
+export type Recipe = (typeof RECIPES)[number];
+
+/** Each recipe's learning rate and guide weight, used unless the run sets its own. */
+export const RECIPE_DEFAULTS: Record<Recipe, { lr: number; guideWeight: number }> = {
+  plain: { lr: 5e-5, guideWeight: 0 },
+  guided: { lr: 5e-4, guideWeight: 1 },
+};
+
 export interface TrainConfig {
+  recipe: Recipe;
   model: ModelKind;
   epochs: number;
   batch: number;
+  /** RMSprop's learning rate, for every network. */
   lr: number;
+  /** λ: the weight of the guide's cross-entropy in the generator's loss (guided recipe; 0 for plain). */
+  guideWeight: number;
   clip: number;
   nCritic: number;
   latent: number;
@@ -25,12 +44,13 @@ export interface TrainConfig {
   data: string | null;
 }
 
-/** The plain recipe of the WGAN paper's code and our PyTorch reference. */
+/** `train`'s defaults: the guided recipe, with the WGAN paper's clip, batch and critic steps. */
 export const DEFAULT_CONFIG: Omit<TrainConfig, "seed"> = {
+  recipe: "guided",
   model: "mlp",
   epochs: 25,
   batch: 64,
-  lr: 5e-5,
+  ...RECIPE_DEFAULTS.guided,
   clip: 0.01,
   nCritic: 5,
   latent: 100,
@@ -63,12 +83,18 @@ export function validateConfig(input: unknown, where = "config"): TrainConfig {
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw new Error(`${where}: not a JSON object`);
   const c = { ...(input as Partial<TrainConfig>) } as TrainConfig;
   c.data ??= null;
+  // a config.json written before recipes existed describes a plain run
+  c.recipe ??= "plain";
+  c.guideWeight ??= 0;
+  if (!RECIPES.includes(c.recipe)) bad("recipe", `must be ${RECIPES.join(" or ")}, got '${c.recipe}'`);
   if (!MODEL_KINDS.includes(c.model)) bad("model", `must be ${MODEL_KINDS.join(" or ")}, got '${c.model}'`);
   for (const k of ["epochs", "batch", "nCritic", "latent"] as const)
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(k, `must be a positive integer, got ${c[k]}`);
   if (c.batch < 2) bad("batch", `must be at least 2 (batch norm needs two values), got ${c.batch}`);
   if (!(typeof c.lr === "number" && c.lr > 0)) bad("lr", `must be positive, got ${c.lr}`);
   if (!(typeof c.clip === "number" && c.clip > 0)) bad("clip", `must be positive, got ${c.clip}`);
+  if (!(typeof c.guideWeight === "number" && c.guideWeight >= 0)) bad("guideWeight", `must be 0 or more, got ${c.guideWeight}`);
+  if (c.recipe === "plain" && c.guideWeight !== 0) bad("guideWeight", `must be 0 for the plain recipe (it has no guide), got ${c.guideWeight}`);
   if (!Number.isInteger(c.seed)) bad("seed", `must be an integer, got ${c.seed}`);
   if (typeof c.paperSchedule !== "boolean") bad("paperSchedule", `must be true or false, got ${c.paperSchedule}`);
   if (!Number.isInteger(c.evalEvery) || c.evalEvery < 0) bad("evalEvery", `must be a whole number, got ${c.evalEvery}`);

@@ -10,6 +10,7 @@ import type { PrngState } from "../tensor/index.js";
 import { Batcher } from "../mnist/batches.js";
 import type { BatchSource } from "../mnist/batches.js";
 import type { TrainConfig } from "./config.js";
+import { createGuide } from "./guide.js";
 import { createCritic, createGenerator } from "./models.js";
 import { Wgan } from "./wgan.js";
 import type { StepLosses } from "./wgan.js";
@@ -21,6 +22,8 @@ export interface LossRecord {
   critic_loss: number;
   wasserstein: number;
   generator_loss: number | null;
+  /** the guide's cross-entropy on the real batch (guided recipe) */
+  guide_loss?: number | null;
 }
 
 /** One line of metrics.jsonl: the generator judged by the digit classifier after an epoch. */
@@ -60,12 +63,16 @@ export class Training {
   readonly losses: LossRecord[] = [];
   readonly metrics: MetricsRecord[] = [];
 
-  /** A fresh run: G, D, both optimizers and the batch order all drawn from one PRNG seeded by `config.seed`. */
+  /**
+   * A fresh run: G, D (and the guided recipe's guide C), their optimizers and the batch order, all
+   * drawn from one PRNG seeded by `config.seed`.
+   */
   constructor(readonly config: TrainConfig, data: BatchSource) {
     const prng = new Prng(config.seed);
     const G = createGenerator(config.model, config.latent, prng);
     const D = createCritic(config.model, prng);
-    this.wgan = new Wgan(G, D, prng, config);
+    const C = config.recipe === "guided" ? createGuide(config.model, prng) : null;
+    this.wgan = new Wgan(G, D, prng, config, C);
     this.batcher = new Batcher(data, prng, { batchSize: config.batch });
   }
 
@@ -80,7 +87,7 @@ export class Training {
     const total = this.batchesThisEpoch();
     this.epoch++;
     let done = 0;
-    let last: StepLosses = { criticLoss: NaN, wasserstein: NaN, generatorLoss: null };
+    let last: StepLosses = { criticLoss: NaN, wasserstein: NaN, generatorLoss: null, guideLoss: null };
     let lastG = NaN;
     for (const batch of this.batcher.epoch()) {
       if (done >= total) break;
@@ -89,6 +96,7 @@ export class Training {
       this.losses.push({
         step: this.wgan.criticSteps, epoch: this.epoch, critic_loss: last.criticLoss,
         wasserstein: last.wasserstein, generator_loss: last.generatorLoss,
+        ...(last.guideLoss !== null ? { guide_loss: last.guideLoss } : {}),
       });
       done++;
       onStep?.(done, last);

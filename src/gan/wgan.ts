@@ -5,20 +5,30 @@
  * as in the paper's code and our PyTorch reference: one critic step per batch of real images, and a
  * generator step after every n_critic-th (optionally the paper's schedule of 100 critic steps for
  * the first 25 generator steps and every 500th). The generator's labels are the batch's labels.
+ *
+ * That plain recipe learns the shapes of digits but ignores the label. The `guided` recipe keeps
+ * every line above and adds a guide C (guide.ts), a digit classifier trained inside the run:
+ *   guide:     L_C = CE(C(x), y) on the real batch, RMSprop step (not clipped)
+ *   generator: L_G = -mean(D(G(z,y), y)) + λ CE(C(G(z,y)), y)
+ * so the generator is pulled towards images the guide reads as the digit it was asked for.
  */
 import * as T from "../tensor/index.js";
 import { Tensor } from "../tensor/index.js";
 import type { Prng } from "../tensor/index.js";
 import { RMSprop, clipWeights } from "../nn/index.js";
 import type { Critic, Generator } from "./models.js";
+import type { Guide } from "./guide.js";
 import { IMAGE_H, IMAGE_W, NUM_CLASSES } from "../mnist/image.js";
 
 export interface WganOptions {
+  /** RMSprop's learning rate, for every network. */
   lr: number;
   clip: number;
   nCritic: number;
   /** The paper's schedule: 100 critic steps per generator step for its first 25 steps and every 500th. */
   paperSchedule: boolean;
+  /** λ, the weight of the guide's cross-entropy in the generator's loss (guided recipe only). */
+  guideWeight: number;
 }
 
 /** What one critic step measured (and the generator step that followed it, if any). */
@@ -27,13 +37,15 @@ export interface StepLosses {
   criticLoss: number;
   /** mean(D(real)) - mean(D(fake)) = -criticLoss, the Wasserstein-1 estimate (up to the critic's Lipschitz constant) */
   wasserstein: number;
-  /** -mean(D(G(z))) of the generator step after this critic step, or null if none ran */
+  /** L_G of the generator step after this critic step (with the guide's term, if any), or null if none ran */
   generatorLoss: number | null;
+  /** L_C, the guide's cross-entropy on this real batch (guided recipe), or null */
+  guideLoss: number | null;
 }
 
 /** The parts of a training step, in the order they run, for a profile (see `Wgan.mark`). */
 export const STEP_PARTS = [
-  "fakes for the critic", "critic forward", "critic backward", "critic optimizer", "clipping",
+  "fakes for the critic", "critic forward", "critic backward", "critic optimizer", "clipping", "guide",
   "generator forward", "generator backward", "generator optimizer", "end",
 ] as const;
 export type StepPart = (typeof STEP_PARTS)[number];
@@ -46,14 +58,18 @@ export class Wgan {
   mark?: (part: StepPart) => void;
   readonly optG: RMSprop;
   readonly optD: RMSprop;
+  /** The guide's optimizer (guided recipe), or null. */
+  readonly optC: RMSprop | null;
   /** Critic steps since the generator last stepped (the schedule's counter). */
   criticSinceG = 0;
   generatorSteps = 0;
   criticSteps = 0;
 
-  constructor(readonly G: Generator, readonly D: Critic, readonly prng: Prng, readonly opts: WganOptions) {
+  /** `C`, the guide, turns the guided recipe on; without it this is the plain recipe. */
+  constructor(readonly G: Generator, readonly D: Critic, readonly prng: Prng, readonly opts: WganOptions, readonly C: Guide | null = null) {
     this.optG = new RMSprop(G, { lr: opts.lr });
     this.optD = new RMSprop(D, { lr: opts.lr });
+    this.optC = C ? new RMSprop(C, { lr: opts.lr }) : null;
   }
 
   /** Fresh noise z ~ N(0, 1), (B, latent). */
@@ -80,13 +96,14 @@ export class Wgan {
     const x = new Tensor([B, 1, IMAGE_H, IMAGE_W], images);
     const y = new Tensor([B, NUM_CLASSES], oneHot);
     const criticLoss = this.criticStep(x, y);
+    const guideLoss = this.C ? this.guideStep(x, y) : null;
     this.criticSinceG++;
     let generatorLoss: number | null = null;
     if (this.generatorDue(batchIndex)) {
       generatorLoss = this.generatorStep(y);
       this.criticSinceG = 0;
     }
-    return { criticLoss, wasserstein: -criticLoss, generatorLoss };
+    return { criticLoss, wasserstein: -criticLoss, generatorLoss, guideLoss };
   }
 
   /**
@@ -119,18 +136,33 @@ export class Wgan {
     return loss.item();
   }
 
+  /** L_C = CE(C(x), y): one RMSprop step of the guide on the real batch (guided recipe). */
+  guideStep(x: Tensor, y: Tensor): number {
+    this.mark?.("guide");
+    const C = this.C!;
+    C.zeroGrad();
+    const loss = T.crossEntropy(C.forward(x), digitsOf(y));
+    loss.backward();
+    this.optC!.step();
+    this.mark?.("end");
+    return loss.item();
+  }
+
   /**
-   * L_G = -mean(D(G(z, y), y)). D's parameters are frozen for this backward: their gradients would
-   * be zeroed before the next critic step anyway, so skipping them changes nothing but the time.
+   * L_G = -mean(D(G(z, y), y)) [+ λ CE(C(G(z, y)), y)]. D's (and C's) parameters are frozen for
+   * this backward: their gradients would be zeroed before their next step anyway, so skipping them
+   * changes nothing but the time.
    * @param z (B, latent) noise; drawn from the PRNG when absent (tests pass fixed noise)
    */
   generatorStep(y: Tensor, z: Tensor = this.noise(y.shape[0]!)): number {
     this.mark?.("generator forward");
     this.G.zeroGrad();
-    const dParams = this.D.parameters();
-    for (const p of dParams) p.requiresGrad = false;
+    const frozen = [...this.D.parameters(), ...(this.C?.parameters() ?? [])];
+    for (const p of frozen) p.requiresGrad = false;
     try {
-      const loss = T.neg(T.mean(this.D.forward(this.G.forward(z, y), y)));
+      const fake = this.G.forward(z, y);
+      let loss = T.neg(T.mean(this.D.forward(fake, y)));
+      if (this.C) loss = T.add(loss, T.mulScalar(T.crossEntropy(this.C.forward(fake), digitsOf(y)), this.opts.guideWeight));
       this.mark?.("generator backward");
       loss.backward();
       this.mark?.("generator optimizer");
@@ -139,7 +171,15 @@ export class Wgan {
       this.generatorSteps++;
       return loss.item();
     } finally {
-      for (const p of dParams) p.requiresGrad = true;
+      for (const p of frozen) p.requiresGrad = true;
     }
   }
+}
+
+/** The digit of each one-hot row. @param y (B, 10) one-hot  @returns (B) digits */
+function digitsOf(y: Tensor): Uint8Array {
+  const [B, K] = y.shape as [number, number];
+  const out = new Uint8Array(B);
+  for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) if (y.data[b * K + k] === 1) out[b] = k;
+  return out;
 }

@@ -1,6 +1,6 @@
 /**
- * A training run's folder. `runs/<name>/` holds config.json, the latest checkpoint (both networks,
- * both optimizers' state, and state.json with the counters and PRNG state), losses.jsonl,
+ * A training run's folder. `runs/<name>/` holds config.json, the latest checkpoint (the networks,
+ * their optimizers' state, and state.json with the counters and PRNG state), losses.jsonl,
  * metrics.jsonl, and whatever the epoch's reporters draw (sample grids, plots). After each epoch
  * `endEpoch` writes them in one fixed order, state.json last: a resume trusts only a complete set,
  * so epoch k+1 after a resume is bit-identical to an uninterrupted run's.
@@ -22,6 +22,8 @@ export const RUN_FILES = {
   critic: "critic.safetensors",
   optimG: "optim-generator.safetensors",
   optimD: "optim-critic.safetensors",
+  guide: "guide.safetensors",
+  optimC: "optim-guide.safetensors",
   losses: "losses.jsonl",
   lossPlot: "losses.svg",
   metrics: "metrics.jsonl",
@@ -57,7 +59,7 @@ export class RunFolder {
     const statePath = join(this.dir, RUN_FILES.state);
     if (!existsSync(statePath)) throw new Error(`${this.dir}: no completed epoch to resume from (no ${RUN_FILES.state})`);
     const state = parseJson<TrainingState>(readFileSync(statePath, "utf8"), statePath);
-    const { G, D, optG, optD } = t.wgan;
+    const { G, D, C, optG, optD, optC } = t.wgan;
     const at = (f: string): string => join(this.dir, f);
     const metas: [string, Record<string, string>][] = [
       [RUN_FILES.generator, loadModule(at(RUN_FILES.generator), G)],
@@ -65,6 +67,8 @@ export class RunFolder {
       [RUN_FILES.optimG, loadOptimizer(at(RUN_FILES.optimG), optG)],
       [RUN_FILES.optimD, loadOptimizer(at(RUN_FILES.optimD), optD)],
     ];
+    if (C && optC)
+      metas.push([RUN_FILES.guide, loadModule(at(RUN_FILES.guide), C)], [RUN_FILES.optimC, loadOptimizer(at(RUN_FILES.optimC), optC)]);
     for (const [name, meta] of metas)
       if (meta.epoch !== String(state.epoch))
         throw new Error(`${at(name)}: from epoch ${meta.epoch}, but ${RUN_FILES.state} is at epoch ${state.epoch} (interrupted save?)`);
@@ -74,14 +78,14 @@ export class RunFolder {
 
   /**
    * After an epoch, in this order: the reporters (grids, plots, evaluation, which may add a metrics
-   * record), losses.jsonl and metrics.jsonl, the four checkpoint files, and state.json last.
+   * record), losses.jsonl and metrics.jsonl, the checkpoint files, and state.json last.
    */
   endEpoch(t: Training, reporters: readonly EpochReporter[] = []): void {
     for (const report of reporters) report(t, this.dir);
     const at = (f: string): string => join(this.dir, f);
     writeJsonLines(at(RUN_FILES.losses), t.losses);
     if (t.metrics.length > 0) writeJsonLines(at(RUN_FILES.metrics), t.metrics);
-    const { G, D, optG, optD } = t.wgan;
+    const { G, D, C, optG, optD, optC } = t.wgan;
     const meta = (role: string): Record<string, string> => ({
       architecture: t.config.model, role, latent: String(t.config.latent), epoch: String(t.epoch),
       step: String(t.wgan.criticSteps), generator_steps: String(t.wgan.generatorSteps), seed: String(t.config.seed),
@@ -90,6 +94,10 @@ export class RunFolder {
     saveModule(at(RUN_FILES.critic), D, meta("critic"));
     saveOptimizer(at(RUN_FILES.optimG), optG, meta("generator-optimizer"));
     saveOptimizer(at(RUN_FILES.optimD), optD, meta("critic-optimizer"));
+    if (C && optC) {
+      saveModule(at(RUN_FILES.guide), C, meta("guide"));
+      saveOptimizer(at(RUN_FILES.optimC), optC, meta("guide-optimizer"));
+    }
     writeFileAtomic(at(RUN_FILES.state), JSON.stringify(t.state()) + "\n");
   }
 }
