@@ -8,7 +8,7 @@
  * The checkpoint is loaded once at start: a missing or corrupt file is a one-line error (exit 1)
  * before anything listens. A port in use is one line too.
  */
-import { readFileSync, createReadStream, statSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { basename } from "node:path";
@@ -70,6 +70,8 @@ export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "serve");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
+    if (f.checkpoint === DEFAULT_GENERATOR_PATH && !existsSync(DEFAULT_GENERATOR_PATH))
+      throw new Error(`serve: no shipped generator at ${DEFAULT_GENERATOR_PATH}: give one with --checkpoint FILE|RUN`);
     // Checked before listening: a corrupt or wrong file fails here, in one line naming it.
     const { path: generatorPath } = loadGenerator(f.checkpoint);
     const assets = await bundleScripts();

@@ -37,7 +37,7 @@ export class TrainTab {
   private seed = 0;
   /** Export requests sent by message (without shared memory). */
   private exportsAsked = 0;
-  /** "simd kernel on 2 threads", for the status line. */
+  /** "wasm SIMD, 2 threads" or "js (blocked)", for the status line. */
   private kernelText = "";
   private readonly el = {
     start: byId("train-start", HTMLButtonElement),
@@ -122,7 +122,7 @@ export class TrainTab {
       case "kernel":
         el.status.dataset.kernel = m.name;
         el.status.dataset.threads = String(m.threads);
-        this.kernelText = `${m.name} kernel on ${m.threads} thread${m.threads > 1 ? "s" : ""}`;
+        this.kernelText = m.name === "simd" ? `wasm SIMD, ${m.threads} thread${m.threads > 1 ? "s" : ""}` : `js (${m.name})`;
         if (m.notice) showMessage(el.notice, m.notice);
         break;
       case "progress": {
