@@ -322,6 +322,31 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
     await page.close();
   });
 
+  it("a training worker that cannot get MNIST, or that dies, leaves a message on the page", async () => {
+    const context = await browser.newContext();
+    const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp", "Cross-Origin-Resource-Policy": "same-origin" };
+    await context.route("**/mnist/train-labels-idx1-ubyte", (r) => r.fulfill({ status: 404, headers: isolation, body: "gone" }));
+    let page = await context.newPage();
+    await page.goto(new URL("/#train", server.url).href);
+    await page.click("#train-start");
+    const error = page.locator("#train-error");
+    await error.waitFor({ state: "visible", timeout: 30_000 });
+    expect(await error.textContent()).toMatch(/^Training stopped: could not fetch \/mnist\/train-labels-idx1-ubyte: the server answered 404/);
+    expect(await page.locator("#train-start").isEnabled()).toBe(true); // it can be tried again
+    await page.close();
+
+    await context.unroute("**/mnist/train-labels-idx1-ubyte");
+    await context.route("**/train-worker.js", (r) =>
+      r.fulfill({ status: 200, headers: { ...isolation, "Content-Type": "text/javascript" }, body: "throw new Error('worker died');" }),
+    );
+    page = await context.newPage();
+    await page.goto(new URL("/#train", server.url).href);
+    await page.click("#train-start");
+    await page.locator("#train-error").waitFor({ state: "visible", timeout: 30_000 });
+    expect(await page.locator("#train-error").textContent()).toMatch(/^The training worker stopped: .*worker died/);
+    await context.close();
+  });
+
   it("the normal path logged no console error", () => {
     expect(consoleErrors).toEqual([]);
   });

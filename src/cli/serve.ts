@@ -15,6 +15,7 @@ import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
+import { UsageError } from "./errors.js";
 import { loadGenerator } from "../io/generator.js";
 import { splitPaths } from "../io/mnist.js";
 import { SPLIT_FILES } from "../mnist/dataset.js";
@@ -70,6 +71,7 @@ export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "serve");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
+    if (f.port > 65535) throw new UsageError(`serve: --port must be at most 65535, got ${f.port}`);
     if (f.checkpoint === DEFAULT_GENERATOR_PATH && !existsSync(DEFAULT_GENERATOR_PATH))
       throw new Error(`serve: no shipped generator at ${DEFAULT_GENERATOR_PATH}: give one with --checkpoint FILE|RUN`);
     // Checked before listening: a corrupt or wrong file fails here, in one line naming it.

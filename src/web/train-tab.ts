@@ -16,6 +16,12 @@ import { scriptUrl } from "./urls.js";
 
 /** The chart is redrawn at most this often (ms): an SVG of thousands of points is not free. */
 const CHART_EVERY_MS = 500;
+/**
+ * A running worker reports every step (well under a second each, even on the JS kernel) and
+ * while fetching MNIST; silence this long means it died without an error event (a crashed or
+ * killed worker thread sends none) or hangs.
+ */
+const SILENCE_MS = 45_000;
 
 export interface TrainOptions {
   kernel: KernelChoice;
@@ -35,6 +41,9 @@ export class TrainTab {
   private chartTimer: number | null = null;
   private lastCheckpoint: { bytes: Uint8Array; fileName: string } | null = null;
   private seed = 0;
+  /** When the worker last sent anything (performance.now()), and the timer that watches it. */
+  private lastHeard = 0;
+  private watchdog: number | null = null;
   /** Export requests sent by message (without shared memory). */
   private exportsAsked = 0;
   /** "wasm SIMD, 2 threads" or "js (blocked)", for the status line. */
@@ -78,7 +87,17 @@ export class TrainTab {
       return this.fail(`The training worker could not be started: ${e instanceof Error ? e.message : String(e)}`);
     }
     this.worker = worker;
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
+    worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      this.lastHeard = performance.now();
+      this.receive(e.data);
+    };
+    this.lastHeard = performance.now();
+    this.watchdog = window.setInterval(() => {
+      const state = el.status.dataset.state;
+      if (state === "paused" || state === "done" || state === "pausing") this.lastHeard = performance.now();
+      else if (performance.now() - this.lastHeard > SILENCE_MS)
+        this.fail(`The training worker has said nothing for ${SILENCE_MS / 1000} s: it has died (out of memory?) or hangs.`);
+    }, 5000);
     worker.onerror = (e) => {
       e.preventDefault();
       this.fail(`The training worker stopped: ${e.message || "its script failed to load, or it ran out of memory"}.`);
@@ -177,6 +196,8 @@ export class TrainTab {
     el.start.disabled = false;
     this.worker?.terminate();
     this.worker = null;
+    if (this.watchdog !== null) window.clearInterval(this.watchdog);
+    this.watchdog = null;
     if (!el.samples.dataset.step) paintMessage(el.samples, "Training stopped: see the message above.");
   }
 
