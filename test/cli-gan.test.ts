@@ -76,7 +76,6 @@ describe("generate and sample", () => {
     const out = join(dir, "never.png");
     expectFailure(run("generate", "--digit", "12", "--checkpoint", gen, "--out", out), 2, /--digit must be 0\.\.9 or all, got '12'/);
     expectFailure(run("generate", "--digit", "3", "--bogus", "1"), 2, /unknown flag --bogus/);
-    expectFailure(run("generate", "--digit", "3", "--out", out), 2, /--checkpoint is required/);
     expectFailure(run("generate", "--digit", "3", "--count", "x", "--checkpoint", gen, "--out", out), 2, /--count must be an integer/);
     expectFailure(run("generate", "--digit", "3", "--checkpoint", join(dir, "missing.safetensors"), "--out", out), 1, /no such file/);
     const corrupt = join(dir, "corrupt.safetensors");

@@ -15,14 +15,14 @@ import { writeReport } from "../io/report.js";
 import { evaluationJson } from "../recognition/evaluate.js";
 import { formatEvaluation } from "../recognition/report.js";
 import { Prng } from "../tensor/index.js";
-import { loadGenerator } from "../io/generator.js";
+import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages } from "../gan/sampling.js";
 
-const USAGE = "tsx src/main.ts evaluate (--samples PREFIX | --checkpoint G [--per-digit N] [--seed S]) [--json] [--report FILE] [--classifier FILE]";
+const USAGE = "tsx src/main.ts evaluate [--samples PREFIX | --checkpoint G [--per-digit N] [--seed S]] [--json] [--report FILE] [--classifier FILE]";
 
 const FLAGS = defineFlags({
   samples: { type: "string", help: "reads PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte (plain or .gz)" },
-  checkpoint: { type: "string", help: "draw the samples from this generator (.safetensors file or run folder) instead" },
+  checkpoint: { type: "string", help: "draw the samples from this generator (.safetensors file or run folder); with neither flag, the trained one in models/" },
   "per-digit": { type: "int", min: 1, default: 1000, help: "with --checkpoint: samples drawn of each digit" },
   seed: { type: "int", default: 0, help: "with --checkpoint: noise seed" },
   json: { type: "bool", help: "end with one line of JSON holding every figure" },
@@ -39,9 +39,11 @@ export const command = {
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
     await withBackend("evaluate", f, () => {
       const prefix = f.samples;
-      const checkpoint = f.checkpoint;
-      if ((prefix === undefined || prefix === "") === (checkpoint === undefined || checkpoint === ""))
-        throw new UsageError("evaluate: give either --samples PREFIX or --checkpoint G (see --help)");
+      if (prefix !== undefined && f.checkpoint !== undefined)
+        throw new UsageError("evaluate: give either --samples PREFIX or --checkpoint G, not both (see --help)");
+      if (prefix === "" || f.checkpoint === "") throw new UsageError("evaluate: --samples and --checkpoint need a name");
+      // neither: the shipped generator, with its report in the current folder rather than in models/
+      const checkpoint = prefix === undefined ? f.checkpoint ?? DEFAULT_GENERATOR_PATH : undefined;
       let images: Uint8Array | Float32Array;
       let labels: Uint8Array;
       let source: string;
@@ -51,7 +53,7 @@ export const command = {
         labels = digitLabels(f["per-digit"]);
         images = generateImages(G, labels, new Prng(f.seed));
         source = `${path} (${f["per-digit"]} per digit, seed ${f.seed})`;
-        reportDir = statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
+        reportDir = f.checkpoint === undefined ? "." : statSync(checkpoint).isDirectory() ? checkpoint : dirname(checkpoint);
       } else {
         ({ images, labels } = readImagesLabels(`${prefix}-images-idx3-ubyte`, `${prefix}-labels-idx1-ubyte`));
         if (labels.length === 0) throw new Error(`${prefix}-labels-idx1-ubyte: no samples`);

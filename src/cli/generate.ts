@@ -9,20 +9,20 @@ import { BACKEND_FLAGS, withBackend } from "./backend.js";
 import { UsageError } from "./errors.js";
 import { Prng } from "../tensor/index.js";
 import { writeImageGrid } from "../io/png.js";
-import { loadGenerator } from "../io/generator.js";
+import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages } from "../gan/sampling.js";
 
 const FLAGS = defineFlags({
   digit: { type: "string", help: "a digit 0..9, or 'all' for a 10x10 grid with row d showing digit d" },
   count: { type: "int", min: 1, default: 16, help: "images of the digit (ignored with --digit all)" },
   seed: { type: "int", help: "noise seed (default: fresh, printed)" },
-  checkpoint: { type: "string", help: "generator .safetensors file or run folder (required)" },
-  out: { type: "string", help: "PNG file to write (required)" },
+  checkpoint: { type: "string", help: "generator .safetensors file or run folder (default: the trained one in models/)" },
+  out: { type: "string", help: "PNG file to write (default: digit-D.png, or digits.png for --digit all)" },
   scale: { type: "int", min: 1, default: 2, help: "pixels per image pixel" },
   ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
-const USAGE = "tsx src/main.ts generate --digit 0..9|all [--count N] [--seed S] --checkpoint FILE --out FILE.png";
+const USAGE = "tsx src/main.ts generate --digit 0..9|all [--count N] [--seed S] [--checkpoint FILE] [--out FILE.png]";
 
 /** Parses --digit: "all" or a single digit 0..9. */
 export function parseDigit(command: string, value: unknown): number | "all" {
@@ -38,17 +38,16 @@ export const command = {
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
     await withBackend("generate", f, () => {
       const digit = parseDigit("generate", f.digit);
-      if (f.checkpoint === undefined) throw new UsageError("generate: --checkpoint is required (a generator .safetensors file or a run folder)");
-      if (f.out === undefined) throw new UsageError("generate: --out FILE.png is required");
+      const out = f.out ?? (digit === "all" ? "digits.png" : `digit-${digit}.png`);
       const seed = f.seed ?? randomInt(0, 2 ** 31);
-      const { G, path } = loadGenerator(f.checkpoint);
+      const { G, path } = loadGenerator(f.checkpoint ?? DEFAULT_GENERATOR_PATH);
       const count = f.count;
       const labels = digit === "all" ? digitLabels(10) : digitLabels(count, [digit]);
       const images = generateImages(G, labels, new Prng(seed));
       const cols = digit === "all" ? 10 : Math.ceil(Math.sqrt(count));
       const rows = digit === "all" ? 10 : Math.ceil(count / cols);
-      writeImageGrid(f.out, images, { rows, cols, scale: f.scale });
-      console.log(`wrote ${f.out}: ${labels.length} images of ${digit === "all" ? "every digit" : `digit ${digit}`} from ${path} (seed ${seed})`);
+      writeImageGrid(out, images, { rows, cols, scale: f.scale });
+      console.log(`wrote ${out}: ${labels.length} images of ${digit === "all" ? "every digit" : `digit ${digit}`} from ${path} (seed ${seed})`);
     });
   },
 };

@@ -9,28 +9,27 @@ import { BACKEND_FLAGS, withBackend } from "./backend.js";
 import { UsageError } from "./errors.js";
 import { Prng } from "../tensor/index.js";
 import { writeIdx } from "../io/idx.js";
-import { loadGenerator } from "../io/generator.js";
+import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages, toMnistBytes } from "../gan/sampling.js";
 
 const FLAGS = defineFlags({
   "per-digit": { type: "int", min: 1, default: 1000, help: "images of each digit 0..9" },
   seed: { type: "int", help: "noise seed (default: fresh, printed)" },
-  checkpoint: { type: "string", help: "generator .safetensors file or run folder (required)" },
+  checkpoint: { type: "string", help: "generator .safetensors file or run folder (default: the trained one in models/)" },
   out: { type: "string", help: "output prefix: writes PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte (required)" },
   ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
-const USAGE = "tsx src/main.ts sample [--per-digit N] [--seed S] --checkpoint FILE --out PREFIX";
+const USAGE = "tsx src/main.ts sample [--per-digit N] [--seed S] [--checkpoint FILE] --out PREFIX";
 
 export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "sample");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
     await withBackend("sample", f, () => {
-      if (f.checkpoint === undefined) throw new UsageError("sample: --checkpoint is required (a generator .safetensors file or a run folder)");
       if (f.out === undefined) throw new UsageError("sample: --out PREFIX is required");
       const seed = f.seed ?? randomInt(0, 2 ** 31);
-      const { G, path } = loadGenerator(f.checkpoint);
+      const { G, path } = loadGenerator(f.checkpoint ?? DEFAULT_GENERATOR_PATH);
       const labels = digitLabels(f["per-digit"]);
       const bytes = toMnistBytes(generateImages(G, labels, new Prng(seed)));
       const prefix = f.out;

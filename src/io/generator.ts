@@ -4,10 +4,14 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { generatorFromCheckpoint } from "../gan/load.js";
 import type { Generator } from "../gan/models.js";
 import { readSafetensors } from "./checkpoint.js";
 import { RUN_FILES } from "./run-folder.js";
+
+/** models/generator.safetensors in this repository: the trained generator `generate`, `sample` and `evaluate` use by default. */
+export const DEFAULT_GENERATOR_PATH = fileURLToPath(new URL("../../models/generator.safetensors", import.meta.url));
 
 /** The generator file that `--checkpoint X` means: X itself, or X/generator.safetensors for a run folder. */
 export function resolveGeneratorPath(checkpoint: string): string {
