@@ -308,6 +308,12 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
     expect(r.code, r.err).toBe(0);
     expect(existsSync(join(tmp, "from-page.png"))).toBe(true);
 
+    // "Draw with it": the Draw tab now draws with the generator just trained
+    await page.click("#train-use");
+    await page.waitForFunction((name) => document.getElementById("generator-name")!.textContent!.startsWith(name), (await download).suggestedFilename());
+    expect(await page.locator("#draw").isVisible()).toBe(true);
+    await page.click("#tab-train");
+
     await page.click("#train-resume");
     await page.waitForFunction((n) => Number(document.getElementById("train-status")!.dataset.step ?? 0) > n, pausedAt, { timeout: 30_000 });
     await page.close();

@@ -7,6 +7,7 @@
  *   ?simd=off            train as a browser without WebAssembly SIMD would (JS kernel, with the notice)
  *   ?limit-batches=N     epochs of N batches instead of all 937
  *   ?seed=S              the training run's seed (fresh otherwise)
+ *   ?threads=N           threads for the SIMD kernel (default: navigator.hardwareConcurrency)
  */
 import { DrawTab } from "./draw.js";
 import { byId, messageOf, showMessage } from "./dom.js";
@@ -44,6 +45,7 @@ new TrainTab({
   kernel,
   limitBatches: intParam(params, "limit-batches", 1),
   seed: intParam(params, "seed", 0),
+  threads: intParam(params, "threads", 1) ?? (navigator.hardwareConcurrency || 1),
   useGenerator(bytes, name) {
     draw.load(bytes, name);
     showTab("draw");

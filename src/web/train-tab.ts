@@ -29,6 +29,8 @@ export interface TrainOptions {
   limitBatches: number | null;
   /** Seed of the run (?seed=S); fresh when null. */
   seed: number | null;
+  /** Threads the SIMD kernel may use, the worker's own included. */
+  threads: number;
   /** Called with a downloaded generator's bytes when "Draw with it" is clicked. */
   useGenerator(bytes: Uint8Array, name: string): void;
 }
@@ -107,7 +109,7 @@ export class TrainTab {
     this.control = shared ? new Int32Array(shared) : null;
     const msg: ToWorker = {
       type: "start", seed: this.seed, control: shared, kernel: this.opts.kernel,
-      threads: navigator.hardwareConcurrency || 1, limitBatches: this.opts.limitBatches,
+      threads: this.opts.threads, limitBatches: this.opts.limitBatches,
     };
     worker.postMessage(msg);
     el.status.textContent = "Starting the training worker...";
