@@ -16,13 +16,11 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
 import { UsageError } from "./errors.js";
-import { loadGenerator } from "../io/generator.js";
+import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
 import { splitPaths } from "../io/mnist.js";
 import { SPLIT_FILES } from "../mnist/dataset.js";
 import { GENERATOR_URL, MNIST_URL, WORKER_SCRIPTS } from "../web/urls.js";
 
-/** models/generator.safetensors in this repository, found from this file (works from any cwd). */
-export const DEFAULT_GENERATOR_PATH = fileURLToPath(new URL("../../models/generator.safetensors", import.meta.url));
 const WEB_DIR = new URL("../web/", import.meta.url);
 
 const FLAGS = defineFlags({
