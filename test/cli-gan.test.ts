@@ -42,6 +42,18 @@ describe("generate and sample", () => {
     expect(readFileSync(d)).not.toEqual(readFileSync(a));
   });
 
+  it("generate --styles: column c is one noise vector drawn as every digit", () => {
+    const plain = join(dir, "plain.png"), styles = join(dir, "styles.png");
+    expect(run("generate", "--digit", "all", "--seed", "5", "--checkpoint", gen, "--out", plain).code).toBe(0);
+    expect(run("generate", "--digit", "all", "--seed", "5", "--styles", "--checkpoint", gen, "--out", styles).code).toBe(0);
+    const p = readPng(plain), s = readPng(styles);
+    const row = (img: typeof p, r: number): Uint8Array => img.data.subarray(4 * img.width * (1 + r * 57), 4 * img.width * (1 + r * 57 + 56));
+    // both draw noise vectors 0..9 from the seed: the plain grid gives them to row 0's cells, the
+    // styles grid to its columns, so row 0 (digit 0) is the same picture and every other row differs
+    expect(row(s, 0)).toEqual(row(p, 0));
+    for (let r = 1; r < 10; r++) expect(row(s, r)).not.toEqual(row(p, r));
+  });
+
   it("sample: an IDX pair any MNIST reader takes, labels the requested digits", () => {
     const prefix = join(dir, "s");
     expect(run("sample", "--per-digit", "3", "--seed", "1", "--checkpoint", gen, "--out", prefix).code).toBe(0);
@@ -76,6 +88,7 @@ describe("generate and sample", () => {
     const out = join(dir, "never.png");
     expectFailure(run("generate", "--digit", "12", "--checkpoint", gen, "--out", out), 2, /--digit must be 0\.\.9 or all, got '12'/);
     expectFailure(run("generate", "--digit", "3", "--bogus", "1"), 2, /unknown flag --bogus/);
+    expectFailure(run("generate", "--digit", "3", "--styles", "--checkpoint", gen, "--out", out), 2, /--styles needs --digit all/);
     expectFailure(run("generate", "--digit", "3", "--count", "x", "--checkpoint", gen, "--out", out), 2, /--count must be an integer/);
     expectFailure(run("generate", "--digit", "3", "--checkpoint", join(dir, "missing.safetensors"), "--out", out), 1, /no such file/);
     const corrupt = join(dir, "corrupt.safetensors");

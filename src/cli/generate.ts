@@ -7,7 +7,7 @@ import { randomInt } from "node:crypto";
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
 import { BACKEND_FLAGS, withBackend } from "./backend.js";
 import { UsageError } from "./errors.js";
-import { Prng } from "../tensor/index.js";
+import { Prng, alloc } from "../tensor/index.js";
 import { writeImageGrid } from "../io/png.js";
 import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages } from "../gan/sampling.js";
@@ -19,6 +19,7 @@ const FLAGS = defineFlags({
   checkpoint: { type: "string", help: "generator .safetensors file or run folder (default: the trained one in models/)" },
   out: { type: "string", help: "PNG file to write (default: digit-D.png, or digits.png for --digit all)" },
   scale: { type: "int", min: 1, default: 2, help: "pixels per image pixel" },
+  styles: { type: "bool", help: "with --digit all: each column is one noise vector (one handwriting style) drawn as every digit" },
   ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
@@ -43,7 +44,10 @@ export const command = {
       const { G, path } = loadGenerator(f.checkpoint ?? DEFAULT_GENERATOR_PATH);
       const count = f.count;
       const labels = digit === "all" ? digitLabels(10) : digitLabels(count, [digit]);
-      const images = generateImages(G, labels, new Prng(seed));
+      if (f.styles && digit !== "all") throw new UsageError("generate: --styles needs --digit all");
+      const prng = new Prng(seed);
+      const noise = f.styles ? columnNoise(prng, G.latent) : undefined;
+      const images = generateImages(G, labels, prng, noise);
       const cols = digit === "all" ? 10 : Math.ceil(Math.sqrt(count));
       const rows = digit === "all" ? 10 : Math.ceil(count / cols);
       writeImageGrid(out, images, { rows, cols, scale: f.scale });
@@ -51,3 +55,11 @@ export const command = {
     });
   },
 };
+
+/** (100, latent) noise for a 10x10 grid in which every cell of column c has the same vector. */
+function columnNoise(prng: Prng, latent: number): Float32Array {
+  const styles = prng.fillNormal(alloc(10 * latent)); // one vector per column
+  const out = alloc(100 * latent);
+  for (let cell = 0; cell < 100; cell++) out.set(styles.subarray((cell % 10) * latent, (cell % 10 + 1) * latent), cell * latent);
+  return out;
+}
