@@ -167,7 +167,7 @@ export class TrainTab {
       case "paused":
         el.status.dataset.state = "paused";
         el.resume.disabled = false;
-        el.status.textContent = `Paused after ${m.step} critic steps.`;
+        el.status.textContent = `Paused after ${m.step} critic steps. ${el.status.textContent?.replace(/^.*critic steps\. /, "Last: ") ?? ""}`;
         this.drawChart();
         break;
       case "resumed":
