@@ -103,7 +103,7 @@ describe("training", () => {
   for (const kind of MODEL_KINDS)
     it(`${kind}: a few dozen critic steps lower the critic loss and keep every critic weight within the clip`, () => {
       const prng = new Prng(3);
-      const c = { ...DEFAULT_CONFIG, lr: 1e-3 }; // a larger step than the recipe's, to see progress in few steps
+      const c = { ...DEFAULT_CONFIG, lr: 1e-3, nCritic: 5 }; // a larger step than the recipe's, to see progress in few steps
       const wgan = new Wgan(createGenerator(kind, 100, prng), createCritic(kind, prng), prng, c);
       const batcher = new Batcher(subset(1024), prng, { batchSize: 16 });
       const losses: number[] = [];
@@ -124,7 +124,7 @@ describe("training", () => {
 
   it("the paper's schedule runs 100 critic steps before each of the first generator steps", () => {
     const prng = new Prng(4);
-    const wgan = new Wgan(createGenerator("mlp", 100, prng), createCritic("mlp", prng), prng, { ...DEFAULT_CONFIG, paperSchedule: true });
+    const wgan = new Wgan(createGenerator("mlp", 100, prng), createCritic("mlp", prng), prng, { ...DEFAULT_CONFIG, nCritic: 5, paperSchedule: true });
     expect(wgan.criticItersNeeded()).toBe(100);
     wgan.generatorSteps = 30;
     expect(wgan.criticItersNeeded()).toBe(5);

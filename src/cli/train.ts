@@ -27,7 +27,7 @@ const FLAGS = defineFlags({
   lr: { type: "float", help: `RMSprop learning rate of every network (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].lr} ${r}`).join(", ")})` },
   "guide-weight": { type: "float", help: `weight of the guide's cross-entropy in the generator's loss (guided recipe; default ${RECIPE_DEFAULTS.guided.guideWeight})` },
   clip: { type: "float", default: D.clip, help: "critic weights clipped to [-clip, clip]" },
-  "n-critic": { type: "int", min: 1, default: D.nCritic, help: "critic steps per generator step" },
+  "n-critic": { type: "int", min: 1, help: `critic steps per generator step (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].nCritic} ${r}`).join(", ")})` },
   "paper-schedule": { type: "bool", help: "100 critic steps per generator step for its first 25 and every 500th (the WGAN paper)" },
   latent: { type: "int", min: 1, default: D.latent, help: "noise dimension" },
   seed: { type: "int", help: "seed of initialisation, shuffling and noise (default: fresh, printed)" },
@@ -115,7 +115,7 @@ function start(f: Flags): RunFolder {
   try {
     config = validateConfig({
       recipe: f.recipe, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr ?? recipe.lr,
-      guideWeight: f["guide-weight"] ?? recipe.guideWeight, clip: f.clip, nCritic: f["n-critic"], latent: f.latent, seed,
+      guideWeight: f["guide-weight"] ?? recipe.guideWeight, clip: f.clip, nCritic: f["n-critic"] ?? recipe.nCritic, latent: f.latent, seed,
       limitBatches: f["limit-batches"] ?? null, paperSchedule: f["paper-schedule"], evalEvery: f["eval-every"],
       evalPerDigit: f["eval-per-digit"], data: f.data === undefined ? null : resolve(f.data),
     }, "train");
