@@ -13,6 +13,7 @@ import { loadMnist } from "../src/io/mnist.js";
 import type { BatchSource } from "../src/mnist/batches.js";
 import { Batcher } from "../src/mnist/batches.js";
 import { createCritic, createGenerator, labelPlanes, MODEL_KINDS } from "../src/gan/models.js";
+import type { ConvCritic } from "../src/gan/models.js";
 import { DEFAULT_CONFIG } from "../src/gan/config.js";
 import type { TrainConfig } from "../src/gan/config.js";
 import { Training } from "../src/gan/training.js";
@@ -25,6 +26,8 @@ import { Wgan } from "../src/gan/wgan.js";
 import { createEvaluator } from "../src/io/evaluator.js";
 import { IMAGE_SIZE } from "../src/mnist/image.js";
 import { onEveryBackend } from "./backends.js";
+import { maxRelDiff } from "./gradcheck.js";
+import { KERNEL_REL_TOL } from "./tolerances.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gan-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -130,6 +133,26 @@ describe("training", () => {
     expect(wgan.criticItersNeeded()).toBe(5);
     wgan.generatorSteps = 500;
     expect(wgan.criticItersNeeded()).toBe(100);
+  });
+});
+
+describe("conv critic", () => {
+  it("computing the label planes' part once per digit gives the concatenation's scores and gradients", () => {
+    const D = createCritic("conv", new Prng(12)) as ConvCritic;
+    const src = subset(12);
+    const x = new T.Tensor([12, 1, 28, 28], src.pixels.slice());
+    const y = new T.Tensor([12, 10], oneHot(src.labels));
+    const up = new T.Tensor([12, 1], new Prng(13).fillNormal(T.alloc(12))); // a random upstream gradient
+    const run = (scores: () => T.Tensor): { out: Float32Array; grad: Float32Array } => {
+      D.zeroGrad();
+      const s = scores();
+      T.sum(T.mul(s, up)).backward();
+      return { out: s.data.slice(), grad: D.pack().grad.slice() };
+    };
+    const fast = run(() => D.forward(x, y));
+    const reference = run(() => D.fc.forward(T.flatten(D.conv.forward(T.concat([x, labelPlanes(y)], 1)))));
+    expect(maxRelDiff(fast.out, reference.out)).toBeLessThan(KERNEL_REL_TOL);
+    expect(maxRelDiff(fast.grad, reference.grad)).toBeLessThan(KERNEL_REL_TOL);
   });
 });
 
