@@ -39,6 +39,7 @@ export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): vo
     for (let oh = 0; oh < OH; oh++)
       for (let ow = 0; ow < OW; ow++) {
         const w0 = ow * stride - pad;
+        const inside = w0 >= 0 && w0 + KW <= W; // the whole kernel row falls in the image: no checks per element
         for (let c = 0; c < C; c++) {
           const plane = (n * C + c) * H;
           for (let i = 0; i < KH; i++) {
@@ -47,11 +48,13 @@ export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): vo
               for (let j = 0; j < KW; j++) cols[r++] = 0;
               continue;
             }
-            const src = (plane + ih) * W;
-            for (let j = 0; j < KW; j++) {
-              const iw = w0 + j;
-              cols[r++] = iw >= 0 && iw < W ? x[src + iw]! : 0;
-            }
+            const src = (plane + ih) * W + w0;
+            if (inside) for (let j = 0; j < KW; j++) cols[r++] = x[src + j]!;
+            else
+              for (let j = 0; j < KW; j++) {
+                const iw = w0 + j;
+                cols[r++] = iw >= 0 && iw < W ? x[src + j]! : 0;
+              }
           }
         }
       }
@@ -69,6 +72,7 @@ export function col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): vo
     for (let oh = 0; oh < OH; oh++)
       for (let ow = 0; ow < OW; ow++) {
         const w0 = ow * stride - pad;
+        const inside = w0 >= 0 && w0 + KW <= W; // as in im2col
         for (let c = 0; c < C; c++) {
           const plane = (n * C + c) * H;
           for (let i = 0; i < KH; i++) {
@@ -77,11 +81,13 @@ export function col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): vo
               r += KW;
               continue;
             }
-            const dst = (plane + ih) * W;
-            for (let j = 0; j < KW; j++, r++) {
-              const iw = w0 + j;
-              if (iw >= 0 && iw < W) x[dst + iw]! += cols[r]!;
-            }
+            const dst = (plane + ih) * W + w0;
+            if (inside) for (let j = 0; j < KW; j++, r++) x[dst + j]! += cols[r]!;
+            else
+              for (let j = 0; j < KW; j++, r++) {
+                const iw = w0 + j;
+                if (iw >= 0 && iw < W) x[dst + j]! += cols[r]!;
+              }
           }
         }
       }
