@@ -38,6 +38,7 @@ import { classify } from "../src/recognition/classifier.js";
 import { argmaxRows } from "../src/recognition/metrics.js";
 import { simdAvailable } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { expectCliFailure, runCli } from "./cli.js";
+import { DEFAULT_CONFIG } from "../src/gan/config.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const SHIPPED_GENERATOR = join(ROOT, "models", "generator.safetensors");
@@ -301,9 +302,9 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
     await page.click("#train-download");
     const file = join(tmp, (await download).suggestedFilename());
     await (await download).saveAs(file);
-    expect(file).toMatch(/generator-mlp-seed\d+-step\d+\.safetensors$/);
+    expect(file).toMatch(new RegExp(`generator-${DEFAULT_CONFIG.model}-seed\\d+-step\\d+\\.safetensors$`));
     const meta = readSafetensors(file).metadata;
-    expect(meta).toMatchObject({ architecture: "mlp", role: "generator", latent: "100", epoch: "0", step: String(pausedAt) });
+    expect(meta).toMatchObject({ architecture: DEFAULT_CONFIG.model, role: "generator", latent: "100", epoch: "0", step: String(pausedAt) });
     const r = runCli("generate", "--digit", "3", "--count", "4", "--seed", "1", "--checkpoint", file, "--out", join(tmp, "from-page.png"));
     expect(r.code, r.err).toBe(0);
     expect(existsSync(join(tmp, "from-page.png"))).toBe(true);

@@ -54,6 +54,18 @@ describe("generate and sample", () => {
     for (let r = 1; r < 10; r++) expect(row(s, r)).not.toEqual(row(p, r));
   });
 
+  it("without --checkpoint, generate and evaluate use the generator shipped in models/", () => {
+    const out = join(dir, "shipped-3.png");
+    const r = run("generate", "--digit", "3", "--count", "4", "--seed", "1", "--out", out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/from .*models\/generator\.safetensors/);
+    expect(readPng(out).width).toBe(2 * 56 + 3);
+    const e = run("evaluate", "--per-digit", "5", "--report", join(dir, "shipped", "report.md"), "--json");
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(/evaluation of .*models\/generator\.safetensors \(5 per digit, seed 0\)/);
+    expect(existsSync(join(dir, "shipped", "report.md"))).toBe(true);
+  });
+
   it("sample: an IDX pair any MNIST reader takes, labels the requested digits", () => {
     const prefix = join(dir, "s");
     expect(run("sample", "--per-digit", "3", "--seed", "1", "--checkpoint", gen, "--out", prefix).code).toBe(0);

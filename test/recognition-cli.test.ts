@@ -68,10 +68,10 @@ describe("evaluate: bad samples", () => {
     expectOneLineFailure(run("evaluate", "--samples", prefix), /holds 3 images but count-labels-idx1-ubyte holds 2 labels/);
   });
 
-  it("no --samples is a usage error (exit 2)", () => {
-    const r = run("evaluate");
+  it("both --samples and --checkpoint is a usage error (exit 2)", () => {
+    const r = run("evaluate", "--samples", "x", "--checkpoint", "y");
     expect(r.code).toBe(2);
-    expect(r.err).toBe("error: evaluate: give either --samples PREFIX or --checkpoint G (see --help)\n");
+    expect(r.err).toBe("error: evaluate: give either --samples PREFIX or --checkpoint G, not both (see --help)\n");
   });
 });
 
