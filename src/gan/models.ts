@@ -141,7 +141,7 @@ let planesOfEachDigit: Tensor | undefined;
  */
 function firstConvWithLabelPlanes(conv: Conv2d, x: Tensor, y: Tensor): Tensor {
   const opts = { stride: conv.stride, padding: conv.padding };
-  planesOfEachDigit ??= labelPlanes(T.tensor([NUM_CLASSES, NUM_CLASSES], Array.from({ length: NUM_CLASSES * NUM_CLASSES }, (_, i) => (i % (NUM_CLASSES + 1) === 0 ? 1 : 0))));
+  planesOfEachDigit ??= T.keep(() => labelPlanes(T.tensor([NUM_CLASSES, NUM_CLASSES], Array.from({ length: NUM_CLASSES * NUM_CLASSES }, (_, i) => (i % (NUM_CLASSES + 1) === 0 ? 1 : 0)))));
   const image = T.conv2d(x, T.slice(conv.weight, 1, 0, 1), conv.bias, opts); // (B, O, OH, OW)
   const perDigit = T.conv2d(planesOfEachDigit, T.slice(conv.weight, 1, 1, 1 + NUM_CLASSES), undefined, opts); // (10, O, OH, OW)
   const [, O, OH, OW] = perDigit.shape as [number, number, number, number];

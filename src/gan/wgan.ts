@@ -92,6 +92,11 @@ export class Wgan {
    * @param batchIndex the batch's position in its epoch, from 0
    */
   step(images: Float32Array, oneHot: Float32Array, batchIndex: number): StepLosses {
+    // every buffer of the step is reused by the next one (src/tensor/storage.ts); only numbers leave it
+    return T.recycling(() => this.stepOnce(images, oneHot, batchIndex));
+  }
+
+  private stepOnce(images: Float32Array, oneHot: Float32Array, batchIndex: number): StepLosses {
     const B = oneHot.length / NUM_CLASSES;
     const x = new Tensor([B, 1, IMAGE_H, IMAGE_W], images);
     const y = new Tensor([B, NUM_CLASSES], oneHot);

@@ -1,11 +1,54 @@
 /**
- * Every tensor buffer in the engine is allocated here, and nowhere else. Keeping one allocation
- * point means a later backend (WebAssembly memory for SIMD kernels, SharedArrayBuffer for worker
- * threads) can change where storage lives without touching a single op. Always float32.
+ * Every tensor buffer in the engine is allocated here, and nowhere else. Always float32, always
+ * zero-filled.
+ *
+ * Buffers are recycled across training steps: inside `recycling(fn)` every buffer handed out is
+ * remembered, and when `fn` returns they all go back to a free list by size, to be handed out
+ * (zeroed) by the next step instead of fresh ones. A training step allocates the same sizes every
+ * time, so after the first step it allocates nothing and leaves the garbage collector nothing to
+ * do. The contract: nothing allocated inside `recycling` may be used after it returns (a step
+ * keeps only numbers, and writes into buffers made outside it: weights, gradients, optimizer state).
+ * A value that must outlive the step is made inside `keep(fn)`.
  */
+
+/** Buffers handed out in the current `recycling` scope, or null outside one. */
+let inScope: Float32Array[] | null = null;
+/** Buffers returned by finished scopes, by length. */
+const free = new Map<number, Float32Array[]>();
 
 /** A zero-filled float32 buffer of `n` elements. */
 export function alloc(n: number): Float32Array {
   if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
-  return new Float32Array(n);
+  if (inScope === null) return new Float32Array(n);
+  const reused = free.get(n)?.pop();
+  const buf = reused ? reused.fill(0) : new Float32Array(n);
+  inScope.push(buf);
+  return buf;
+}
+
+/** Runs `fn`, then recycles every buffer allocated during it (see the header). Nested calls join the outer one. */
+export function recycling<T>(fn: () => T): T {
+  if (inScope !== null) return fn();
+  inScope = [];
+  try {
+    return fn();
+  } finally {
+    for (const buf of inScope) {
+      const list = free.get(buf.length);
+      if (list) list.push(buf);
+      else free.set(buf.length, [buf]);
+    }
+    inScope = null;
+  }
+}
+
+/** Runs `fn` with recycling suspended: what it allocates outlives the current scope. */
+export function keep<T>(fn: () => T): T {
+  const outer = inScope;
+  inScope = null;
+  try {
+    return fn();
+  } finally {
+    inScope = outer;
+  }
 }
