@@ -50,14 +50,14 @@ const REL_TOL = 1e-5;
 /** Entries of naive's result checked against the float64 definition, per shape. */
 const SAMPLES = 64;
 
-const USAGE = "usage: npm run bench:matmul -- [--json] [--quick] [--kernel NAME]";
+const USAGE = "usage: npm run bench:matmul -- [--json] [--quick] [--kernel NAME] [--backend js|wasm] [--threads N]";
 
 interface Args {
   json: boolean;
   quick: boolean;
   kernels: readonly MatmulKernel[];
-  /** Also time the SIMD kernel, on each of SIMD_THREADS. */
-  simd: boolean;
+  /** Thread counts to time the SIMD kernel on (none: the JS kernels only). */
+  simdThreads: readonly number[];
 }
 
 /** Parses argv; any problem is one line on stderr and exit status 2. */
@@ -69,9 +69,25 @@ function parseArgs(argv: string[]): Args {
   let json = false;
   let quick = false;
   let only: string | undefined;
+  let backend: string | undefined;
+  let threads: number | undefined;
+  const value = (i: number, a: string, flag: string): string => {
+    const v = a === flag ? argv[i + 1] : a.slice(flag.length + 1);
+    if (!v || v.startsWith("--")) fail(`${flag} needs a value`);
+    return v!;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === "--json") json = true;
+    if (a === "--backend" || a.startsWith("--backend=")) {
+      backend = value(i, a, "--backend");
+      if (a === "--backend") i++;
+      if (backend !== "js" && backend !== "wasm") fail(`--backend must be js or wasm, got "${backend}"`);
+    } else if (a === "--threads" || a.startsWith("--threads=")) {
+      const v = value(i, a, "--threads");
+      if (a === "--threads") i++;
+      threads = Number(v);
+      if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got "${v}"`);
+    } else if (a === "--json") json = true;
     else if (a === "--quick") quick = true;
     else if (a === "--kernel" || a.startsWith("--kernel=")) {
       only = a === "--kernel" ? argv[++i] : a.slice("--kernel=".length);
@@ -83,8 +99,10 @@ function parseArgs(argv: string[]): Args {
   }
   const names = [...MATMUL_KERNELS.map((k) => k.name), "simd"];
   if (only !== undefined && !names.includes(only)) fail(`unknown kernel "${only}", known: ${names.join(", ")}`);
-  const kernels = only === undefined ? MATMUL_KERNELS : MATMUL_KERNELS.filter((k) => k.name === only);
-  return { json, quick, kernels, simd: only === undefined || only === "simd" };
+  const js = backend !== "wasm" && only !== "simd";
+  const wasm = backend !== "js" && (only === undefined || only === "simd");
+  const kernels = !js ? [] : only === undefined ? MATMUL_KERNELS : MATMUL_KERNELS.filter((k) => k.name === only);
+  return { json, quick, kernels, simdThreads: wasm ? (threads !== undefined ? [threads] : SIMD_THREADS) : [] };
 }
 
 /** A (M,K) or, with transA, (K,M); B (K,N) or, with transB, (N,K); all row-major, as `gemm` takes them. */
@@ -137,8 +155,8 @@ async function main(): Promise<void> {
   const peak = await measureSimdPeak(args.quick);
   // The SIMD kernel on 1 and 2 threads, or a one-line notice and the JS kernels only.
   const simd: SimdMatmul[] = [];
-  if (args.simd && !simdAvailable()) console.log("bench:matmul: no WebAssembly SIMD here, timing the JS kernels only");
-  else if (args.simd) for (const threads of SIMD_THREADS) simd.push(await createSimdMatmul({ threads, spawn: spawnNodeWorker }));
+  if (args.simdThreads.length > 0 && !simdAvailable()) console.log("bench:matmul: no WebAssembly SIMD here, timing the JS kernels only");
+  else for (const threads of args.simdThreads) simd.push(await createSimdMatmul({ threads, spawn: spawnNodeWorker }));
   const kernels: (MatmulKernel & { threads?: number })[] = [...args.kernels, ...simd];
   // Naive is slow (about 0.5 s per conv-sized product), so it gets the minimum 5 runs; the fast
   // kernels run until half a second has passed, which for small shapes means many more.
