@@ -77,18 +77,18 @@ const MC = 64; // multiple of MR
 const KC = 256;
 const NC = 512; // multiple of NR
 
-// Kernel-private scratch, not tensor storage, so not from alloc(): float64 on purpose. V8 does all
-// arithmetic in float64, so a Float32Array load costs an extra float32->float64 conversion; packing
-// converts each element once instead of on every one of its M/MR or N/NR reuses (~20% faster).
-const packA = new Float64Array(MC * KC);
-const packB = new Float64Array(KC * NC);
+// Scratch: each kernel object made by `createBlockedMatmul` owns its two pack buffers (packA holds
+// MC x KC, packB KC x NC). They are kernel-private, not tensor storage, so not from alloc(), and
+// float64 on purpose: V8 does all arithmetic in float64, so a Float32Array load costs an extra
+// float32->float64 conversion; packing converts each element once instead of on every one of its
+// M/MR or N/NR reuses (~20% faster).
 
 /**
  * Copies the block op(A)[i0:i0+mc, p0:p0+kc] into `packA` as strips of MR rows: element (r, p) of
  * strip s sits at (s*kc + p)*MR + r. Rows past the block are zero, so every strip is full.
  * One pass per row r of a strip; within it, op(A)[i, p0:p0+kc] is read with stride 1 (or M).
  */
-function packBlockA(transA: boolean, M: number, K: number, A: Float32Array, i0: number, mc: number, p0: number, kc: number): void {
+function packBlockA(packA: Float64Array, transA: boolean, M: number, K: number, A: Float32Array, i0: number, mc: number, p0: number, kc: number): void {
   for (let is = 0; is < mc; is += MR) {
     for (let r = 0; r < MR; r++) {
       const i = i0 + is + r;
@@ -104,7 +104,7 @@ function packBlockA(transA: boolean, M: number, K: number, A: Float32Array, i0: 
  * Copies op(B)[p0:p0+kc, j0:j0+nc] into `packB` as strips of NR columns: element (p, c) of strip s
  * sits at (s*kc + p)*NR + c. Columns past the panel are zero. One pass per column c of a strip.
  */
-function packBlockB(transB: boolean, N: number, K: number, B: Float32Array, p0: number, kc: number, j0: number, nc: number): void {
+function packBlockB(packB: Float64Array, transB: boolean, N: number, K: number, B: Float32Array, p0: number, kc: number, j0: number, nc: number): void {
   for (let js = 0; js < nc; js += NR) {
     for (let c = 0; c < NR; c++) {
       const j = j0 + js + c;
@@ -122,9 +122,7 @@ function packBlockB(transB: boolean, N: number, K: number, B: Float32Array, p0: 
  * The eight sums live in local variables (registers) for the whole kc loop; C is touched once.
  * Only the first `rows` x `cols` entries of the tile exist in C (ragged bottom/right edge).
  */
-function microKernel(kc: number, a: number, b: number, C: Float32Array, o: number, N: number, rows: number, cols: number): void {
-  const pa = packA;
-  const pb = packB;
+function microKernel(pa: Float64Array, pb: Float64Array, kc: number, a: number, b: number, C: Float32Array, o: number, N: number, rows: number, cols: number): void {
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
   let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
   // `(x + 1) | 0` marks the index as a 32-bit integer, so V8 adds without an overflow check
@@ -147,31 +145,38 @@ function addTileRow(C: Float32Array, o: number, cols: number, x0: number, x1: nu
   if (cols > 3) C[o + 3]! += x3;
 }
 
-/** Cache-blocked kernel: the five loops drawn above, around `microKernel`. */
-export const matmulBlocked: MatmulKernel = {
-  name: "blocked",
-  gemm(transA, transB, M, N, K, A, B, C, accumulate) {
-    if (!accumulate) C.fill(0, 0, M * N);
-    for (let j0 = 0; j0 < N; j0 += NC) {
-      const nc = Math.min(NC, N - j0);
-      for (let p0 = 0; p0 < K; p0 += KC) {
-        const kc = Math.min(KC, K - p0);
-        packBlockB(transB, N, K, B, p0, kc, j0, nc);
-        for (let i0 = 0; i0 < M; i0 += MC) {
-          const mc = Math.min(MC, M - i0);
-          packBlockA(transA, M, K, A, i0, mc, p0, kc);
-          for (let js = 0; js < nc; js += NR) {
-            const cols = Math.min(NR, nc - js);
-            for (let is = 0; is < mc; is += MR) {
-              const rows = Math.min(MR, mc - is);
-              microKernel(kc, is * kc, js * kc, C, (i0 + is) * N + j0 + js, N, rows, cols);
+/** A cache-blocked kernel with scratch of its own: the five loops drawn above, around `microKernel`. */
+export function createBlockedMatmul(): MatmulKernel {
+  const packA = new Float64Array(MC * KC); // see the note on scratch above
+  const packB = new Float64Array(KC * NC);
+  return {
+    name: "blocked",
+    gemm(transA, transB, M, N, K, A, B, C, accumulate) {
+      if (!accumulate) C.fill(0, 0, M * N);
+      for (let j0 = 0; j0 < N; j0 += NC) {
+        const nc = Math.min(NC, N - j0);
+        for (let p0 = 0; p0 < K; p0 += KC) {
+          const kc = Math.min(KC, K - p0);
+          packBlockB(packB, transB, N, K, B, p0, kc, j0, nc);
+          for (let i0 = 0; i0 < M; i0 += MC) {
+            const mc = Math.min(MC, M - i0);
+            packBlockA(packA, transA, M, K, A, i0, mc, p0, kc);
+            for (let js = 0; js < nc; js += NR) {
+              const cols = Math.min(NR, nc - js);
+              for (let is = 0; is < mc; is += MR) {
+                const rows = Math.min(MR, mc - is);
+                microKernel(packA, packB, kc, is * kc, js * kc, C, (i0 + is) * N + j0 + js, N, rows, cols);
+              }
             }
           }
         }
       }
-    }
-  },
-};
+    },
+  };
+}
+
+/** The blocked kernel the ops use unless told otherwise (one per thread: it owns its scratch). */
+export const matmulBlocked: MatmulKernel = createBlockedMatmul();
 
 /** Every kernel, for tests and benchmarks: the same suite runs over each. */
 export const MATMUL_KERNELS: readonly MatmulKernel[] = [matmulNaive, matmulBlocked];
