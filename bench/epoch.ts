@@ -1,7 +1,8 @@
 /**
- * `npm run bench:epoch -- --model mlp|conv --batches N [--json] [--no-torch] [--backend wasm|js]
- * [--threads T] [--kernel naive|blocked]`: times N training batches of the conditional WGAN on real
- * MNIST with `train`'s default recipe and estimates a full epoch (937 batches of 64). Before timing
+ * `npm run bench:epoch -- --model mlp|conv --batches N [--recipe plain|guided] [--json] [--no-torch]
+ * [--backend wasm|js] [--threads T] [--kernel naive|blocked]`: times N training batches of the
+ * conditional WGAN on real MNIST and estimates a full epoch (937 batches of 64). The recipe is the
+ * plain one by default, the one the PyTorch reference runs, so the two time the same work. Before timing
  * it verifies the backend: the gradients of every network in a first training step must agree with
  * the same step's on the naive kernel. It prints where a step's time goes (critic forward and backward, generator
  * forward and backward, optimizers, clipping, data) and the peak resident memory. When Debian's
@@ -20,7 +21,8 @@ import type { Mnist } from "../src/mnist/dataset.js";
 import { loadMnist } from "../src/io/mnist.js";
 import { MODEL_KINDS } from "../src/gan/models.js";
 import type { ModelKind } from "../src/gan/models.js";
-import { DEFAULT_CONFIG } from "../src/gan/config.js";
+import { DEFAULT_CONFIG, RECIPES, RECIPE_DEFAULTS } from "../src/gan/config.js";
+import type { Recipe } from "../src/gan/config.js";
 import { Training } from "../src/gan/training.js";
 import { STEP_PARTS } from "../src/gan/wgan.js";
 import type { StepPart } from "../src/gan/wgan.js";
@@ -28,6 +30,7 @@ import { checkClose } from "./timing.js";
 
 const FLAGS = defineFlags({
   model: { type: "string", default: "mlp", help: "mlp or conv" },
+  recipe: { type: "string", default: "plain", help: "plain (as the PyTorch reference) or guided (train's default)" },
   batches: { type: "int", min: 1, default: 100, help: "training batches to time" },
   json: { type: "bool", help: "last line: one JSON object" },
   "no-torch": { type: "bool", help: "skip the PyTorch reference" },
@@ -40,18 +43,19 @@ const PYTHON = "/usr/bin/python3";
 
 type Part = StepPart | "data";
 
-/** `train`'s training state for `model` (seed 0, the default recipe) on `data`. */
-function training(model: ModelKind, data: Mnist): Training {
-  return new Training({ ...DEFAULT_CONFIG, model, seed: 0 }, data);
+/** `train`'s training state for `model` and `recipe` (seed 0, the recipe's defaults) on `data`. */
+function training(model: ModelKind, recipe: Recipe, data: Mnist, lr?: number): Training {
+  const r = RECIPE_DEFAULTS[recipe];
+  return new Training({ ...DEFAULT_CONFIG, ...r, ...(lr === undefined ? {} : { lr }), recipe, model, seed: 0 }, data);
 }
 
 /**
  * Runs `batches` training batches on `kernel`, as `train` does (with `lr` 0 if given); returns the
  * seconds, the seconds spent in each part of the steps, and the training state.
  */
-function run(model: ModelKind, data: Mnist, kernel: MatmulKernel, batches: number, lr?: number): { seconds: number; parts: Map<Part, number>; t: Training } {
+function run(model: ModelKind, recipe: Recipe, data: Mnist, kernel: MatmulKernel, batches: number, lr?: number): { seconds: number; parts: Map<Part, number>; t: Training } {
   setMatmulKernel(kernel);
-  const t = lr === undefined ? training(model, data) : new Training({ ...DEFAULT_CONFIG, model, seed: 0, lr }, data);
+  const t = training(model, recipe, data, lr);
   const parts = new Map<Part, number>();
   let current: Part = "data";
   let since = performance.now();
@@ -80,9 +84,9 @@ function run(model: ModelKind, data: Mnist, kernel: MatmulKernel, batches: numbe
  * gradient, so a gradient that is zero but for rounding, such as the conv critic's output bias,
  * moves by ±10·lr in a direction set by rounding.)
  */
-function verify(model: ModelKind, data: Mnist, kernel: MatmulKernel): void {
-  const want = run(model, data, matmulNaive, 1, 0).t.wgan;
-  const got = run(model, data, kernel, 1, 0).t.wgan;
+function verify(model: ModelKind, recipe: Recipe, data: Mnist, kernel: MatmulKernel): void {
+  const want = run(model, recipe, data, matmulNaive, 1, 0).t.wgan;
+  const got = run(model, recipe, data, kernel, 1, 0).t.wgan;
   for (const [name, a, b] of [["critic", got.D, want.D], ["generator", got.G, want.G], ["guide", got.C, want.C]] as const)
     if (a && b) checkClose(`${model} ${name} gradients, ${kernel.name} vs naive`, a.pack().grad, b.pack().grad, 1e-4);
 }
@@ -111,16 +115,21 @@ async function main(): Promise<number> {
     console.error(`error: bench:epoch: --model must be ${MODEL_KINDS.join(" or ")}, got '${f.model}'`);
     return 2;
   }
+  const recipe = RECIPES.find((r) => r === f.recipe);
+  if (!recipe) {
+    console.error(`error: bench:epoch: --recipe must be ${RECIPES.join(" or ")}, got '${f.recipe}'`);
+    return 2;
+  }
   const backend = await useBackend("bench:epoch", f);
   try {
     const batches = f.batches;
     const data = loadMnist("train");
     const perEpoch = Math.floor(data.n / DEFAULT_CONFIG.batch);
-    verify(model, data, backend.kernel);
+    verify(model, recipe, data, backend.kernel);
     console.log(`verified: ${backend.describe} computes a training step's gradients as the naive kernel does (within 1e-4 of their scale)`);
-    const ours = run(model, data, backend.kernel, batches);
+    const ours = run(model, recipe, data, backend.kernel, batches);
     const spb = ours.seconds / batches;
-    console.log(`${model}, ${backend.describe}: ${batches} batches in ${ours.seconds.toFixed(2)} s = ${(spb * 1000).toFixed(1)} ms/batch; full epoch (${perEpoch} batches) ~ ${(spb * perEpoch).toFixed(1)} s`);
+    console.log(`${model}, ${recipe} recipe, ${backend.describe}: ${batches} batches in ${ours.seconds.toFixed(2)} s = ${(spb * 1000).toFixed(1)} ms/batch; full epoch (${perEpoch} batches) ~ ${(spb * perEpoch).toFixed(1)} s`);
     console.log("where a step's time goes:");
     const order: Part[] = ["data", ...STEP_PARTS.filter((p) => p !== "end")];
     for (const p of order) {
@@ -130,10 +139,11 @@ async function main(): Promise<number> {
     const rssMiB = process.resourceUsage().maxRSS / 1024;
     console.log(`peak resident memory: ${rssMiB.toFixed(0)} MiB`);
     const row: Record<string, unknown> = {
-      model, backend: backend.describe, batches, seconds_per_batch: +spb.toFixed(5), epoch_seconds: +(spb * perEpoch).toFixed(2),
+      model, recipe, backend: backend.describe, batches, seconds_per_batch: +spb.toFixed(5), epoch_seconds: +(spb * perEpoch).toFixed(2),
       peak_rss_mib: Math.round(rssMiB), profile_ms_per_batch: Object.fromEntries(order.map((p) => [p, +(((ours.parts.get(p) ?? 0) / batches) * 1000).toFixed(3)])),
     };
-    if (!f["no-torch"]) {
+    if (!f["no-torch"] && recipe !== "plain") console.log("PyTorch reference: skipped (it runs the plain recipe; time that with --recipe plain)");
+    else if (!f["no-torch"]) {
       const t = timeTorch(model, batches);
       if ("seconds" in t) {
         const tEpoch = (t.seconds / batches) * perEpoch;
