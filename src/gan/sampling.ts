@@ -4,7 +4,7 @@
  * Also the conversion to MNIST's bytes (0 background, 255 ink).
  */
 import * as T from "../tensor/index.js";
-import type { Prng } from "../tensor/index.js";
+import { Prng } from "../tensor/index.js";
 import { oneHot } from "../mnist/batches.js";
 import type { Generator } from "./models.js";
 import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/image.js";
@@ -50,4 +50,16 @@ export function digitLabels(perDigit: number, digits: readonly number[] = [0, 1,
   const out = new Uint8Array(perDigit * digits.length);
   digits.forEach((d, i) => out.fill(d, i * perDigit, (i + 1) * perDigit));
   return out;
+}
+
+/** Seed offset of a run's grid noise: apart from the training stream, so drawing grids never perturbs training. */
+const GRID_SEED_OFFSET = 0x5eed;
+
+/**
+ * The fixed noise of a run's 10x10 sample grid (the same every epoch; row d drawn as digit d), from
+ * the run's seed. The command line's grids and the page's Train tab draw with it.
+ * @returns (100, latent) N(0, 1) values
+ */
+export function gridNoise(run: { seed: number; latent: number }): Float32Array {
+  return new Prng(run.seed + GRID_SEED_OFFSET).fillNormal(T.alloc(NUM_CLASSES * NUM_CLASSES * run.latent));
 }

@@ -5,9 +5,9 @@
  * them changes the training arithmetic (their noise comes from their own PRNGs).
  */
 import { join } from "node:path";
-import { Prng, alloc } from "../tensor/index.js";
+import { Prng } from "../tensor/index.js";
 import type { MetricsRecord } from "../gan/training.js";
-import { digitLabels, generateImages } from "../gan/sampling.js";
+import { digitLabels, generateImages, gridNoise } from "../gan/sampling.js";
 import { NUM_CLASSES } from "../mnist/image.js";
 import type { Evaluator } from "../recognition/evaluate.js";
 import { linePlotSvg, medianFilter } from "../util/plot.js";
@@ -16,15 +16,14 @@ import { writeImageGrid } from "./png.js";
 import { RUN_FILES } from "./run-folder.js";
 import type { EpochReporter } from "./run-folder.js";
 
-/** Seeds of the fixed noise for grids and evaluations: apart from the training stream, so neither perturbs training. */
-const GRID_SEED_OFFSET = 0x5eed;
+/** Seed offset of the evaluations' fixed noise: apart from the training stream, so it never perturbs training. */
 const EVAL_SEED_OFFSET = 0xe7a1;
 
 /** samples/epoch-NNN.png: the same 100 noise vectors every epoch, row d drawn as digit d. */
 export function gridReporter(): EpochReporter {
   let noise: Float32Array | undefined;
   return (t, dir) => {
-    noise ??= new Prng(t.config.seed + GRID_SEED_OFFSET).fillNormal(alloc(NUM_CLASSES * NUM_CLASSES * t.config.latent));
+    noise ??= gridNoise(t.config);
     const path = join(dir, RUN_FILES.samples, `epoch-${String(t.epoch).padStart(3, "0")}.png`);
     const images = generateImages(t.wgan.G, digitLabels(NUM_CLASSES), t.wgan.prng, noise);
     writeImageGrid(path, images, { rows: NUM_CLASSES, cols: NUM_CLASSES, scale: 2 });

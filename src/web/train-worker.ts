@@ -7,12 +7,11 @@
  * pauses it, resumes it and asks for the generator through the shared control block of
  * protocol.ts; this worker may block (Atomics.wait) while paused, the page never does.
  */
-import { Prng, alloc } from "../tensor/index.js";
 import { setMatmulKernel } from "../tensor/kernels/matmul.js";
 import { encodeSafetensors } from "../nn/safetensors.js";
 import { DEFAULT_CONFIG, validateConfig } from "../gan/config.js";
 import { Training } from "../gan/training.js";
-import { digitLabels, generateImages } from "../gan/sampling.js";
+import { digitLabels, generateImages, gridNoise } from "../gan/sampling.js";
 import { SPLIT_FILES, mnistFromFiles } from "../mnist/dataset.js";
 import { pairImagesLabels, parseIdx } from "../mnist/idx.js";
 import { NUM_CLASSES } from "../mnist/image.js";
@@ -34,8 +33,6 @@ const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postM
 const SAMPLES_EVERY = 20;
 /** Rates are measured over windows of at least this much training time (ms). */
 const RATE_WINDOW_MS = 1000;
-/** Seed offset of the grid's fixed noise, apart from the training stream (as the run folder's grid). */
-const GRID_SEED_OFFSET = 0x5eed;
 
 /** The control words: shared with the page, or this worker's own, set by messages. */
 let ctl: Int32Array<ArrayBufferLike> = new Int32Array(CONTROL_WORDS);
@@ -112,7 +109,7 @@ class Run {
 
   constructor(private readonly t: Training, private readonly counter: CountingKernel) {
     const c = t.config;
-    this.gridNoise = new Prng(c.seed + GRID_SEED_OFFSET).fillNormal(alloc(NUM_CLASSES * NUM_CLASSES * c.latent));
+    this.gridNoise = gridNoise(c); // the run folder's grid noise for the same seed
   }
 
   afterStep(done: number, wasserstein: number): void {
