@@ -45,11 +45,11 @@ const SHIPPED_GENERATOR = join(ROOT, "models", "generator.safetensors");
 
 /**
  * The shipped generator's conditional accuracy as `evaluate` measures it (1,000 samples per digit:
- * 0.9963, and 1.000 for the digit 3), minus a margin of 0.05: the page's 100 samples of a 3 estimate
+ * 0.9927, and 1.000 for the digit 3), minus a margin of 0.05: the page's 100 samples of a 3 estimate
  * that accuracy with a standard deviation of sqrt(p(1-p)/100) < 0.01 at p = 0.996, and the canvas
  * rounds each pixel to a byte, as MNIST's own files do.
  */
-const MIN_FRACTION_DRAWN_AS_ASKED = 0.95;
+const MIN_FRACTION_DRAWN_AS_ASKED = 0.94;
 /** Of the style row's ten images (one noise vector, digits 0..9), at least this many distinct predictions. */
 const MIN_DISTINCT_STYLE_DIGITS = 8;
 /** Critic steps the Train tab must run in its worker. */
