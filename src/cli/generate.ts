@@ -10,7 +10,7 @@ import { UsageError } from "./errors.js";
 import { Prng, alloc } from "../tensor/index.js";
 import { writeImageGrid } from "../io/png.js";
 import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
-import { digitLabels, generateImages } from "../gan/sampling.js";
+import { digitLabels, generateImages, tileNoise } from "../gan/sampling.js";
 
 const FLAGS = defineFlags({
   digit: { type: "string", help: "a digit 0..9, or 'all' for a 10x10 grid with row d showing digit d" },
@@ -46,7 +46,8 @@ export const command = {
       const labels = digit === "all" ? digitLabels(10) : digitLabels(count, [digit]);
       if (f.styles && digit !== "all") throw new UsageError("generate: --styles needs --digit all");
       const prng = new Prng(seed);
-      const noise = f.styles ? columnNoise(prng, G.latent) : undefined;
+      // --styles: ten noise vectors, one per column, each drawn as every digit (row d is digit d)
+      const noise = f.styles ? tileNoise(prng.fillNormal(alloc(10 * G.latent)), 10) : undefined;
       const images = generateImages(G, labels, prng, noise);
       const cols = digit === "all" ? 10 : Math.ceil(Math.sqrt(count));
       const rows = digit === "all" ? 10 : Math.ceil(count / cols);
@@ -55,11 +56,3 @@ export const command = {
     });
   },
 };
-
-/** (100, latent) noise for a 10x10 grid in which every cell of column c has the same vector. */
-function columnNoise(prng: Prng, latent: number): Float32Array {
-  const styles = prng.fillNormal(alloc(10 * latent)); // one vector per column
-  const out = alloc(100 * latent);
-  for (let cell = 0; cell < 100; cell++) out.set(styles.subarray((cell % 10) * latent, (cell % 10 + 1) * latent), cell * latent);
-  return out;
-}

@@ -63,3 +63,15 @@ const GRID_SEED_OFFSET = 0x5eed;
 export function gridNoise(run: { seed: number; latent: number }): Float32Array {
   return new Prng(run.seed + GRID_SEED_OFFSET).fillNormal(T.alloc(NUM_CLASSES * NUM_CLASSES * run.latent));
 }
+
+/**
+ * `vectors` repeated `times` times, for drawing the same noise as several digits: block t of the
+ * result is a copy of all of `vectors`. One vector tiled 10 times draws one style as each digit of
+ * `digitLabels(1)`; 10 vectors tiled 10 times make a 10x10 grid whose column c is vector c.
+ * @param vectors (k, latent)  @returns (times * k, latent)
+ */
+export function tileNoise(vectors: Float32Array, times: number): Float32Array {
+  const out = T.alloc(times * vectors.length);
+  for (let t = 0; t < times; t++) out.set(vectors, t * vectors.length);
+  return out;
+}

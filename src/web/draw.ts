@@ -13,7 +13,7 @@ import { Prng, alloc } from "../tensor/index.js";
 import { parseSafetensors } from "../nn/safetensors.js";
 import { generatorFromCheckpoint } from "../gan/load.js";
 import type { Generator } from "../gan/models.js";
-import { digitLabels, generateImages } from "../gan/sampling.js";
+import { digitLabels, generateImages, tileNoise } from "../gan/sampling.js";
 import { imageGrid } from "../mnist/grid.js";
 import { NUM_CLASSES } from "../mnist/image.js";
 import { byId, messageOf, paintMessage, paintRgba, showMessage } from "./dom.js";
@@ -151,8 +151,7 @@ export class DrawTab {
       this.el.caption.textContent = `${count} images of the digit ${this.digit}, seed ${seed}`;
 
       const z = walkEnds(seed, G.latent).z0;
-      const style = alloc(NUM_CLASSES * G.latent);
-      for (let d = 0; d < NUM_CLASSES; d++) style.set(z, d * G.latent);
+      const style = tileNoise(z, NUM_CLASSES); // one vector drawn as each digit
       paintGrid(this.el.style, generateImages(G, digitLabels(1), new Prng(seed), style), 1, NUM_CLASSES, ZOOM.style);
       this.drawWalk();
     } catch (e) {
