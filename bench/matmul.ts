@@ -8,7 +8,8 @@
  * ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
  */
 import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, DEFAULT_BLOCKING, relaxedSimdAvailable, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { enableRelaxedSimd } from "../src/io/wasm-features.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 import { Prng } from "../src/tensor/prng.js";
 import { measureSimdPeak } from "./peak.js";
@@ -44,6 +45,8 @@ const TFJS_WASM = "TensorFlow.js WASM backend (issue #10): 24-35 GFLOP/s at the 
 
 /** SIMD kernel thread counts timed (the calling thread included). */
 const SIMD_THREADS = [1, 2];
+/** The SIMD kernel's two micro-kernels: f32x4.mul then f32x4.add, or relaxed SIMD's multiply-add. */
+const SIMD_KERNELS = ["simd", "simd-fma"];
 
 /** float32 kernels summing in different orders: max |diff| relative to max |C| (as test/tolerances.ts). */
 const REL_TOL = 1e-5;
@@ -56,8 +59,10 @@ interface Args {
   json: boolean;
   quick: boolean;
   kernels: readonly MatmulKernel[];
-  /** Thread counts to time the SIMD kernel on (none: the JS kernels only). */
+  /** Thread counts to time the SIMD kernels on (none: the JS kernels only). */
   simdThreads: readonly number[];
+  /** Which SIMD kernels: "simd" (mul + add), "simd-fma" (relaxed SIMD's multiply-add). */
+  simdKernels: readonly string[];
 }
 
 /** Parses argv; any problem is one line on stderr and exit status 2. */
@@ -97,12 +102,17 @@ function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else fail(`unknown flag "${a}"`);
   }
-  const names = [...MATMUL_KERNELS.map((k) => k.name), "simd"];
+  const names = [...MATMUL_KERNELS.map((k) => k.name), ...SIMD_KERNELS];
   if (only !== undefined && !names.includes(only)) fail(`unknown kernel "${only}", known: ${names.join(", ")}`);
-  const js = backend !== "wasm" && only !== "simd";
-  const wasm = backend !== "js" && (only === undefined || only === "simd");
+  const isSimd = only !== undefined && SIMD_KERNELS.includes(only);
+  const js = backend !== "wasm" && !isSimd;
+  const wasm = backend !== "js" && (only === undefined || isSimd);
   const kernels = !js ? [] : only === undefined ? MATMUL_KERNELS : MATMUL_KERNELS.filter((k) => k.name === only);
-  return { json, quick, kernels, simdThreads: wasm ? (threads !== undefined ? [threads] : SIMD_THREADS) : [] };
+  return {
+    json, quick, kernels,
+    simdThreads: wasm ? (threads !== undefined ? [threads] : SIMD_THREADS) : [],
+    simdKernels: only === undefined ? SIMD_KERNELS : isSimd ? [only] : [],
+  };
 }
 
 /** A (M,K) or, with transA, (K,M); B (K,N) or, with transB, (N,K); all row-major, as `gemm` takes them. */
@@ -152,11 +162,20 @@ interface Result {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  enableRelaxedSimd();
   const peak = await measureSimdPeak(args.quick);
   // The SIMD kernel on 1 and 2 threads, or a one-line notice and the JS kernels only.
   const simd: SimdMatmul[] = [];
   if (args.simdThreads.length > 0 && !simdAvailable()) console.log("bench:matmul: no WebAssembly SIMD here, timing the JS kernels only");
-  else for (const threads of args.simdThreads) simd.push(await createSimdMatmul({ threads, spawn: spawnNodeWorker }));
+  else
+    for (const name of args.simdKernels) {
+      const fma = name === "simd-fma";
+      if (fma && !relaxedSimdAvailable()) {
+        console.log("bench:matmul: no relaxed SIMD here, so no simd-fma rows");
+        continue;
+      }
+      for (const threads of args.simdThreads) simd.push(await createSimdMatmul({ threads, spawn: spawnNodeWorker, blocking: { ...DEFAULT_BLOCKING, fma } }));
+    }
   const kernels: (MatmulKernel & { threads?: number })[] = [...args.kernels, ...simd];
   // Naive is slow (about 0.5 s per conv-sized product), so it gets the minimum 5 runs; the fast
   // kernels run until half a second has passed, which for small shapes means many more.

@@ -287,7 +287,10 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
     console.log(`browser training: ${status.text}`);
     expect(Number(status.imagesPerSecond)).toBeGreaterThan(0);
     expect(Number(status.gflops)).toBeGreaterThan(0);
-    if (simdAvailable()) expect([status.kernel, status.threads]).toEqual(["simd", String(await page.evaluate(() => navigator.hardwareConcurrency))]);
+    if (simdAvailable()) {
+      expect(status.kernel).toMatch(/^simd(-fma)?$/); // -fma where the browser has relaxed SIMD
+      expect(status.threads).toBe(String(await page.evaluate(() => navigator.hardwareConcurrency)));
+    }
     expect(await page.locator("#train-notice").isHidden()).toBe(true);
     expect(await page.evaluate(() => document.getElementById("train-samples")!.dataset.step)).toBeDefined();
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Code, f32, i32, moduleBytes, sleb, uleb } from "../src/tensor/kernels/wasm/emit.js";
-import { sharedMemoryAvailable, simdAvailable } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { DEFAULT_BLOCKING, kernelModuleBytes, relaxedSimdAvailable, sharedMemoryAvailable, simdAvailable } from "../src/tensor/kernels/wasm/matmul-simd.js";
 
 const enc = (f: (out: number[], n: number) => void, n: number): number[] => {
   const out: number[] = [];
@@ -47,6 +47,24 @@ describe("wasm emitter", () => {
     (instance.exports.f as (p: number) => void)(16);
     expect(Array.from(m.subarray(12, 16))).toEqual([1 * 10 + 4, 2 * 10 + 3, 3 * 10 + 2, 4 * 10 + 1]);
     expect((instance.exports.g as (p: number) => number)(16)).toBe(3.5);
+  });
+
+  it("emits relaxed SIMD's multiply-add, a·b + c per lane, and the kernel uses it only when asked", async () => {
+    expect(relaxedSimdAvailable()).toBe(true); // the test setup enables it in Node 20
+    // h(p): mem[p+32 : p+48] = mem[p] * mem[p+16] + mem[p+32]
+    const h = new Code([i32]);
+    h.get(0).get(0).v128Load(0).get(0).v128Load(16).get(0).v128Load(32).f32x4RelaxedMadd().v128Store(32);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const { instance } = await WebAssembly.instantiate(moduleBytes({ module: "env", field: "memory", min: 1 }, [h], { h: 0 }), { env: { memory } });
+    const m = new Float32Array(memory.buffer);
+    m.set([1, 2, 3, 4, 10, 20, 30, 40, 0.5, 0.25, -1, 7], 0);
+    (instance.exports.h as (p: number) => void)(0);
+    expect(Array.from(m.subarray(8, 12))).toEqual([10.5, 40.25, 89, 167]);
+    // relaxed_madd is 0xfd then LEB128(0x105) = 0x85 0x02; the plain kernel has no such sequence.
+    const has = (b: Uint8Array): boolean => b.some((_, i) => b[i] === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02);
+    const mem = { min: 2, max: 4, shared: false };
+    expect(has(kernelModuleBytes({ ...DEFAULT_BLOCKING, fma: true }, mem))).toBe(true);
+    expect(has(kernelModuleBytes({ ...DEFAULT_BLOCKING, fma: false }, mem))).toBe(false);
   });
 
   it("marks a shared memory import, which needs a max", () => {

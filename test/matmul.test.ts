@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, DEFAULT_BLOCKING, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, DEFAULT_BLOCKING, relaxedSimdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
@@ -81,24 +81,39 @@ function kernelSuite(get: () => MatmulKernel): void {
 
 for (const kernel of MATMUL_KERNELS) describe(`matmul kernel: ${kernel.name}`, () => kernelSuite(() => kernel));
 
-for (const threads of [1, 2]) {
-  describe(`matmul kernel: simd, ${threads} thread${threads > 1 ? "s" : ""}`, () => {
-    let kernel: SimdMatmul | undefined;
-    // minParallelWork 0: with two threads, every product is split, down to 1x1x1.
-    beforeAll(async () => {
-      kernel = await createSimdMatmul({ threads, spawn: spawnNodeWorker, minParallelWork: 0 });
+// Both micro-kernels (mul + add, and relaxed SIMD's multiply-add where this engine has it: the
+// test setup turns it on in Node 20), each on one thread and on two.
+const FMA_FORMS = relaxedSimdAvailable() ? [false, true] : [false];
+for (const fma of FMA_FORMS)
+  for (const threads of [1, 2]) {
+    describe(`matmul kernel: simd${fma ? "-fma" : ""}, ${threads} thread${threads > 1 ? "s" : ""}`, () => {
+      let kernel: SimdMatmul | undefined;
+      // minParallelWork 0: with two threads, every product is split, down to 1x1x1.
+      beforeAll(async () => {
+        kernel = await createSimdMatmul({ threads, spawn: spawnNodeWorker, minParallelWork: 0, blocking: { ...DEFAULT_BLOCKING, fma } });
+      });
+      afterAll(async () => {
+        await kernel?.dispose();
+      });
+      it("has the blocks the shapes of this suite step past", () => {
+        expect(kernel!.blocking).toEqual({ ...SIMD_BLOCKS, fma });
+        expect(kernel!.name).toBe(fma ? "simd-fma" : "simd");
+        expect(kernel!.threads).toBe(threads);
+      });
+      kernelSuite(() => kernel!);
     });
-    afterAll(async () => {
-      await kernel?.dispose();
-    });
-    it("has the blocks the shapes of this suite step past", () => {
-      expect(kernel!.blocking).toEqual(SIMD_BLOCKS);
-      expect(kernel!.blocking).toEqual(DEFAULT_BLOCKING);
-      expect(kernel!.threads).toBe(threads);
-    });
-    kernelSuite(() => kernel!);
+  }
+
+describe("the simd kernel's default micro-kernel", () => {
+  it("multiply-adds with relaxed SIMD exactly when the engine has it", async () => {
+    const k = await createSimdMatmul({ threads: 1 });
+    expect(k.blocking).toEqual({ ...DEFAULT_BLOCKING, fma: relaxedSimdAvailable() });
+    await k.dispose();
   });
-}
+  it("Node 20 has relaxed SIMD once the flag is set (the test setup sets it as the CLI does)", () => {
+    expect(relaxedSimdAvailable()).toBe(true);
+  });
+});
 
 describe("the ops run on whichever kernel is active", () => {
   it("conv2d, its gradients and linear agree between kernels; setMatmulKernel switches them", () => {

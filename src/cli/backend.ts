@@ -13,6 +13,7 @@ import { matmulBlocked, matmulNaive, setMatmulKernel } from "../tensor/kernels/m
 import type { MatmulKernel } from "../tensor/kernels/matmul.js";
 import { createSimdMatmul, simdAvailable } from "../tensor/kernels/wasm/matmul-simd.js";
 import { spawnNodeWorker } from "../io/workers.js";
+import { enableRelaxedSimd } from "../io/wasm-features.js";
 import type { FlagSpec } from "./args.js";
 import { UsageError } from "./errors.js";
 
@@ -50,11 +51,12 @@ export async function useBackend(command: string, f: { backend: string; threads:
     console.error(`${command}: this JavaScript engine has no WebAssembly SIMD; using the js backend`);
     return js(matmulBlocked);
   }
+  enableRelaxedSimd();
   const k = await createSimdMatmul({ threads: f.threads, spawn: spawnNodeWorker });
   setMatmulKernel(k);
   return {
     kernel: k,
-    describe: `wasm, ${f.threads} thread${f.threads > 1 ? "s" : ""}`,
+    describe: `wasm${k.blocking.fma ? " (fma)" : ""}, ${f.threads} thread${f.threads > 1 ? "s" : ""}`,
     dispose: async () => {
       setMatmulKernel(matmulBlocked);
       await k.dispose();

@@ -143,7 +143,7 @@ export class TrainTab {
       case "kernel":
         el.status.dataset.kernel = m.name;
         el.status.dataset.threads = String(m.threads);
-        this.kernelText = m.name === "simd" ? `wasm SIMD, ${m.threads} thread${m.threads > 1 ? "s" : ""}` : `js (${m.name})`;
+        this.kernelText = m.name.startsWith("simd") ? `wasm SIMD${m.name === "simd-fma" ? " (fma)" : ""}, ${m.threads} thread${m.threads > 1 ? "s" : ""}` : `js (${m.name})`;
         if (m.notice) showMessage(el.notice, m.notice);
         break;
       case "progress": {

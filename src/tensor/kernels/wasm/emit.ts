@@ -175,6 +175,12 @@ export class Code {
   f32x4ExtractLane(l: number): this { return this.op(...this.simd(0x1f), l); }
   f32x4Add(): this { return this.op(...this.simd(0xe4)); }
   f32x4Mul(): this { return this.op(...this.simd(0xe6)); }
+  /**
+   * f32x4.relaxed_madd (relaxed SIMD, opcode 0x105): a·b + c per lane, with one rounding where the
+   * CPU has a fused multiply-add, else two. Stack: a, b, c -> result. Validates only on engines
+   * with relaxed SIMD (see relaxedSimdAvailable in matmul-simd.ts).
+   */
+  f32x4RelaxedMadd(): this { return this.op(...this.simd(0x105)); }
 
   /** The body as the code section stores it: size, locals grouped by type, instructions, end. */
   encode(): number[] {
