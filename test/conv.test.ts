@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import * as T from "../src/tensor/index.js";
 import { conv2dDirect, convOutSize, col2im, im2col } from "../src/tensor/kernels/im2col.js";
+import { convLowering, referenceLowering } from "../src/tensor/kernels/conv-lowering.js";
+import { matmulNaive } from "../src/tensor/kernels/matmul.js";
 import { maxRelDiff } from "./gradcheck.js";
 import { ADJOINT_REL_TOL, KERNEL_REL_TOL } from "./tolerances.js";
 import { onEveryBackend } from "./backends.js";
@@ -27,9 +29,44 @@ const CASES: [number, number, number, number, number, number, number, number][] 
   [2, 3, 9, 6, 5, 3, 1, 1],
   [1, 2, 9, 9, 3, 3, 2, 1],
   [2, 4, 7, 7, 2, 5, 3, 2],
+  [1, 2, 3, 3, 2, 4, 1, 2], // a 4x4 kernel wider than the image: every run crosses an edge
 ];
 
-onEveryBackend(() => {
+onEveryBackend((backend) => {
+  describe("the active kernel's convolution lowering against im2col, col2im and the naive product", () => {
+    it(backend === "js" ? "the js backend uses the reference lowering" : "the wasm backends bring their own", () => {
+      if (backend === "js") expect(convLowering()).toBe(referenceLowering);
+      else expect(convLowering()).not.toBe(referenceLowering);
+    });
+    for (const [N, C, H, W, P, K, stride, pad] of CASES)
+      it(`x (${N},${C},${H},${W}), P ${P}, kernel ${K} stride ${stride} pad ${pad}`, () => {
+        const OH = convOutSize(H, K, stride, pad), OW = convOutSize(W, K, stride, pad);
+        const g = { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW };
+        const R = N * OH * OW, CKK = C * K * K;
+        const x = rand([N, C, H, W]).data, w = rand([P, CKK]).data, A = rand([R, P]).data;
+        const cols = new Float32Array(R * CKK);
+        im2col(x, g, cols);
+        const L = convLowering();
+        // out = cols · Wᵀ
+        const out = new Float32Array(R * P).fill(NaN), wantOut = new Float32Array(R * P);
+        L.im2colTimesWt(x, g, w, P, out);
+        matmulNaive.gemm(false, true, R, P, CKK, cols, w, wantOut, false);
+        expect(maxRelDiff(out, wantOut), "im2colTimesWt").toBeLessThan(KERNEL_REL_TOL);
+        // dW += Aᵀ · cols
+        const dW0 = rand([P, CKK]).data, dW = dW0.slice(), wantDW = dW0.slice();
+        L.addAtTimesIm2col(A, P, x, g, dW);
+        matmulNaive.gemm(true, false, P, CKK, R, A, cols, wantDW, true);
+        expect(maxRelDiff(dW, wantDW), "addAtTimesIm2col").toBeLessThan(KERNEL_REL_TOL);
+        // img += col2im(A · W)
+        const img0 = rand([N, C, H, W]).data, img = img0.slice(), wantImg = img0.slice();
+        const prod = new Float32Array(R * CKK);
+        L.addCol2imOfProduct(A, P, w, g, img);
+        matmulNaive.gemm(false, false, R, CKK, P, A, w, prod, false);
+        col2im(prod, g, wantImg);
+        expect(maxRelDiff(img, wantImg), "addCol2imOfProduct").toBeLessThan(KERNEL_REL_TOL);
+      });
+  });
+
   describe("conv2d: im2col path against the direct reference", () => {
     for (const [N, C, H, W, O, K, stride, pad] of CASES)
       it(`x (${N},${C},${H},${W}) w (${O},${C},${K},${K}) stride ${stride} pad ${pad}`, () => {

@@ -9,9 +9,12 @@
  *   op(B) is (K,N): B is stored (K,N), or (N,K) when transB
  *   C is (M,N); with accumulate the product is added to C, otherwise C is overwritten.
  */
+import type { ConvLowering } from "./conv-lowering.js";
 
 export interface MatmulKernel {
   readonly name: string;
+  /** Its own way to run a convolution's products (conv-lowering.ts); the reference one if absent. */
+  readonly conv?: ConvLowering;
   gemm(
     transA: boolean,
     transB: boolean,

@@ -4,13 +4,17 @@
  *
  * conv2d, w (O,C,KH,KW), y (N,O,OH,OW):
  *   forward   cols = im2col(x) (R, C*KH*KW);  rows (R,O) = cols · Wᵀ;  y = rows as NCHW, + b
- *   backward  dW += dRowsᵀ · cols  (Conv2DBackpropFilter)
+ *   backward  dW += dRowsᵀ · cols  (Conv2DBackpropFilter; cols made again from x)
  *             dx += col2im(dRows · W)  (Conv2DBackpropInput)
  * convTranspose2d, w (Cin,Cout,KH,KW) as in PyTorch, y (N,Cout,OH,OW), OH = (H-1)*S - 2P + KH:
  *   it is the adjoint of conv2d in its input, so its forward is conv2d's input backward:
  *   forward   rows = x as (N*H*W, Cin);  cols = rows · W (R, Cout*KH*KW);  y = col2im(cols) + b
  *   backward  dx += (im2col(dy) · Wᵀ) as NCHW   (a conv2d of dy)
  *             dW += rowsᵀ · im2col(dy)
+ *
+ * Each line with im2col or col2im is one call of the active kernel's lowering
+ * (kernels/conv-lowering.ts): the SIMD kernel runs it in its WebAssembly memory, so the cols
+ * matrix never crosses into JavaScript, and backward makes cols again from x rather than keep it.
  *
  * Worked shapes, the conv generator's first upsampling layer (kernel 4, stride 2, padding 1):
  *   x (64, 64, 7, 7), w (64, 32, 4, 4): OH = (7-1)*2 - 2*1 + 4 = 14, so y is (64, 32, 14, 14)
@@ -20,8 +24,8 @@
  * and the conv critic's first layer, its mirror image: x (64, 11, 28, 28), w (32, 11, 4, 4):
  *   cols   im2col(x)         = (64*14*14, 11*4*4) = (12544, 176);  rows = cols · Wᵀ = (12544, 32)
  */
-import { gemm } from "../kernels/matmul.js";
-import { ConvGeometry, col2im, convOutSize, im2col } from "../kernels/im2col.js";
+import { convLowering } from "../kernels/conv-lowering.js";
+import { ConvGeometry, convOutSize } from "../kernels/im2col.js";
 import { alloc } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
@@ -98,11 +102,9 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
   const geom: ConvGeometry = { N, C, H, W, KH, KW, stride, pad, OH, OW };
   const S = OH * OW;
   const R = N * S;
-  const CKK = C * KH * KW;
-  const cols = alloc(R * CKK);
-  im2col(x.data, geom, cols);
+  const lower = convLowering();
   const rows = alloc(R * O);
-  gemm(false, true, R, O, CKK, cols, w.data, rows, false); // rows (R,O) = cols (R,CKK) · Wᵀ (CKK,O)
+  lower.im2colTimesWt(x.data, geom, w.data, O, rows); // rows (R,O) = cols (R,CKK) · Wᵀ (CKK,O)
   const out = alloc(N * O * S);
   rowsToNchw(rows, N, O, S, out);
   if (b) addChannelBias(out, b.data, N, O, S);
@@ -110,13 +112,9 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
     const g = y.grad!;
     const gRows = alloc(R * O);
     nchwToRows(g, N, O, S, gRows);
-    if (w.requiresGrad) gemm(true, false, O, CKK, R, gRows, cols, w.gradBuffer(), true); // dW += dRowsᵀ (O,R) · cols (R,CKK)
+    if (w.requiresGrad) lower.addAtTimesIm2col(gRows, O, x.data, geom, w.gradBuffer()); // dW += dRowsᵀ (O,R) · cols (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, S);
-    if (x.requiresGrad) {
-      const gCols = alloc(R * CKK);
-      gemm(false, false, R, CKK, O, gRows, w.data, gCols, false); // dCols (R,CKK) = dRows (R,O) · W (O,CKK)
-      col2im(gCols, geom, x.gradBuffer());
-    }
+    if (x.requiresGrad) lower.addCol2imOfProduct(gRows, O, w.data, geom, x.gradBuffer()); // dx += col2im(dRows (R,O) · W (O,CKK))
   });
 }
 
@@ -139,23 +137,19 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
   const geom: ConvGeometry = { N, C: Cout, H: OH, W: OW, KH, KW, stride, pad, OH: H, OW: W };
   const S = H * W;
   const R = N * S;
-  const CKK = Cout * KH * KW;
+  const lower = convLowering();
   const rows = alloc(R * Cin);
   nchwToRows(x.data, N, Cin, S, rows);
-  const cols = alloc(R * CKK);
-  gemm(false, false, R, CKK, Cin, rows, w.data, cols, false); // cols (R,CKK) = rows (R,Cin) · W (Cin,CKK)
   const out = alloc(N * Cout * OH * OW);
-  col2im(cols, geom, out);
+  lower.addCol2imOfProduct(rows, Cin, w.data, geom, out); // y = col2im(rows (R,Cin) · W (Cin,CKK))
   if (b) addChannelBias(out, b.data, N, Cout, OH * OW);
   return Tensor.fromOp("convTranspose2d", [N, Cout, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
-    const gCols = alloc(R * CKK);
-    im2col(g, geom, gCols);
-    if (w.requiresGrad) gemm(true, false, Cin, CKK, R, rows, gCols, w.gradBuffer(), true); // dW += rowsᵀ (Cin,R) · dCols (R,CKK)
+    if (w.requiresGrad) lower.addAtTimesIm2col(rows, Cin, g, geom, w.gradBuffer()); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Cout, OH * OW);
     if (x.requiresGrad) {
       const gRows = alloc(R * Cin);
-      gemm(false, true, R, Cin, CKK, gCols, w.data, gRows, false); // dRows (R,Cin) = dCols (R,CKK) · Wᵀ (CKK,Cin)
+      lower.im2colTimesWt(g, geom, w.data, Cin, gRows); // dRows (R,Cin) = im2col(dy) (R,CKK) · Wᵀ (CKK,Cin)
       rowsToNchw(gRows, N, Cin, S, x.gradBuffer(), true);
     }
   });

@@ -122,6 +122,7 @@ export class Code {
   ltS(): this { return this.op(0x48); }
   ltU(): this { return this.op(0x49); }
   geS(): this { return this.op(0x4e); }
+  leU(): this { return this.op(0x4d); }
   geU(): this { return this.op(0x4f); }
   add(): this { return this.op(0x6a); }
   sub(): this { return this.op(0x6b); }

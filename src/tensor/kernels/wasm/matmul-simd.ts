@@ -21,7 +21,11 @@
  * f32x4.mul and an f32x4.add (128-bit SIMD proper has no fused multiply-add).
  */
 import type { MatmulKernel } from "../matmul.js";
+import type { ConvLowering } from "../conv-lowering.js";
+import { patchDims } from "../conv-lowering.js";
+import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
+import { emitCol2im, emitIm2col } from "./im2col-simd.js";
 import type { SpawnWorker } from "./pool.js";
 import { CONTROL_BYTES, WorkerPool } from "./pool.js";
 
@@ -93,6 +97,9 @@ export interface KernelExports {
   packB_T(src: number, ld: number, n: number, kc: number, dst: number): void;
   /** C[0:mc, 0:nc] (row stride ldc bytes) (+)= packed A block · packed B panel; tmp: mr·nr floats. */
   macro(mc: number, nc: number, kc: number, pa: number, pb: number, c: number, ldc: number, add: number, tmp: number): void;
+  /** kernels/wasm/im2col-simd.ts: cols (N*OH*OW, C*KH*KW) from an image, and its adjoint (+=). */
+  im2col(x: number, cols: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
+  col2im(cols: number, x: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,13 +327,13 @@ function emitPackT(w: number): Code {
   return f;
 }
 
-/** The kernel module for one blocking: five functions over an imported memory env.memory. */
+/** The kernel module for one blocking: its functions over an imported memory env.memory. */
 export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   checkBlocking(bl);
-  // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers.
-  const fns = [emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr)];
+  // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-7 the convolution lowerings.
+  const fns = [emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr), emitIm2col(), emitCol2im()];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
-    macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5,
+    macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7,
   });
 }
 
@@ -490,6 +497,16 @@ export async function createSimdMatmul(opts: SimdMatmulOptions = {}): Promise<Si
   return new SimdKernel(ex, bl, memory, fixed, threads, opts.minParallelWork ?? MIN_PARALLEL_WORK, pool);
 }
 
+/** Elements of the image (N,C,H,W) of a geometry. */
+function imageSize(g: ConvGeometry): number {
+  return g.N * g.C * g.H * g.W;
+}
+
+/** The geometry as im2col-simd.ts's functions take it, after their two pointers. */
+function geometryArgs(g: ConvGeometry): [number, number, number, number, number, number, number, number, number, number] {
+  return [g.N, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW];
+}
+
 class SimdKernel implements SimdMatmul {
   /** "simd-fma" when the micro-kernel multiply-adds with relaxed SIMD, else "simd". */
   readonly name: string;
@@ -511,24 +528,82 @@ class SimdKernel implements SimdMatmul {
   }
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void {
-    if (this.disposed) throw new Error("simd matmul: used after dispose()");
+    const [a, b, c] = this.regions(M * K, K * N, M * N);
+    this.copyIn(A, a, M * K);
+    this.copyIn(B, b, K * N);
+    if (accumulate) this.copyIn(C, c, M * N);
+    this.product({ transA, transB, M, N, K, a, b, c, accumulate });
+    this.copyOut(c, C, M * N);
+  }
+
+  /**
+   * The convolution lowerings (conv-lowering.ts) done in this kernel's memory: the image and the
+   * operands are copied in, im2col or col2im runs in wasm (im2col-simd.ts) on the calling thread,
+   * the product on every thread, and only the product's result (or the image) is copied out.
+   */
+  readonly conv: ConvLowering = {
+    im2colTimesWt: (x, g, w, P, out) => {
+      const { R, CKK } = patchDims(g);
+      const [px, pw, pcols, pout] = this.regions(imageSize(g), P * CKK, R * CKK, R * P);
+      this.copyIn(x, px, imageSize(g));
+      this.copyIn(w, pw, P * CKK);
+      this.ex.im2col(px, pcols, ...geometryArgs(g));
+      this.product({ transA: false, transB: true, M: R, N: P, K: CKK, a: pcols, b: pw, c: pout, accumulate: false });
+      this.copyOut(pout, out, R * P);
+    },
+    addAtTimesIm2col: (A, P, x, g, dW) => {
+      const { R, CKK } = patchDims(g);
+      const [pa, px, pcols, pdw] = this.regions(R * P, imageSize(g), R * CKK, P * CKK);
+      this.copyIn(A, pa, R * P);
+      this.copyIn(x, px, imageSize(g));
+      this.copyIn(dW, pdw, P * CKK);
+      this.ex.im2col(px, pcols, ...geometryArgs(g));
+      this.product({ transA: true, transB: false, M: P, N: CKK, K: R, a: pa, b: pcols, c: pdw, accumulate: true });
+      this.copyOut(pdw, dW, P * CKK);
+    },
+    addCol2imOfProduct: (A, P, w, g, img) => {
+      const { R, CKK } = patchDims(g);
+      const [pa, pw, pcols, pimg] = this.regions(R * P, P * CKK, R * CKK, imageSize(g));
+      this.copyIn(A, pa, R * P);
+      this.copyIn(w, pw, P * CKK);
+      this.copyIn(img, pimg, imageSize(g));
+      this.product({ transA: false, transB: false, M: R, N: CKK, K: P, a: pa, b: pw, c: pcols, accumulate: false });
+      this.ex.col2im(pcols, pimg, ...geometryArgs(g));
+      this.copyOut(pimg, img, imageSize(g));
+    },
+  };
+
+  /** C of `job` (+)= op(A)·op(B), all three already in the memory; on every thread if it is big enough. */
+  private product(job: Job): void {
+    const { M, N, K, c, accumulate } = job;
     if (M === 0 || N === 0) return;
     if (K === 0) {
-      if (!accumulate) C.fill(0, 0, M * N);
+      if (!accumulate) this.f32.fill(0, c / 4, c / 4 + M * N);
       return;
     }
-    const a = this.dataStart;
-    const b = a + align64(M * K * 4);
-    const c = b + align64(K * N * 4);
-    this.reserve(c + M * N * 4);
-    const f32 = this.f32;
-    f32.set(A.length === M * K ? A : A.subarray(0, M * K), a / 4);
-    f32.set(B.length === K * N ? B : B.subarray(0, K * N), b / 4);
-    if (accumulate) f32.set(C.length === M * N ? C : C.subarray(0, M * N), c / 4);
-    const job: Job = { transA, transB, M, N, K, a, b, c, accumulate };
     if (this.pool && M * N * K >= this.minParallelWork) this.pool.run(job, this.ex);
     else runSlice(this.ex, this.blocking, job, slotScratch(this.blocking, 0), 0, M, 0, N);
-    C.set(f32.subarray(c / 4, c / 4 + M * N));
+  }
+
+  /** Byte offsets of consecutive regions of these many floats after the scratch, the memory grown to hold them. */
+  private regions(...floats: number[]): number[] {
+    if (this.disposed) throw new Error("simd matmul: used after dispose()");
+    const at: number[] = [];
+    let end = this.dataStart;
+    for (const n of floats) {
+      at.push(end);
+      end += align64(n * 4);
+    }
+    this.reserve(end);
+    return at;
+  }
+
+  private copyIn(src: Float32Array, at: number, n: number): void {
+    this.f32.set(src.length === n ? src : src.subarray(0, n), at / 4);
+  }
+
+  private copyOut(at: number, dst: Float32Array, n: number): void {
+    dst.set(this.f32.subarray(at / 4, at / 4 + n));
   }
 
   /** Grows the memory to hold `bytes`, and renews the view (a grown buffer is a new object). */
