@@ -2,7 +2,7 @@
  * Central-difference gradient checks for every op, with a random upstream gradient and awkward
  * shapes (1xN, Nx1, odd sizes, K = 1, stride 2 with padding 1). See gradcheck.ts for the method.
  */
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
 import { checkGradients, randAwayFromZero, randTensor } from "./gradcheck.js";
@@ -40,6 +40,18 @@ onEveryBackend(() => {
       checkGradients(([a]) => T.leakyRelu(a!, 0.2), [randAwayFromZero(prng, [7, 1])]);
       checkGradients(([a]) => T.tanh(a!), [r(3, 11)]);
       checkGradients(([a]) => T.sigmoid(T.mulScalar(a!, 3)), [r(1, 13)]);
+    });
+    it("relu and leakyRelu: exact values and, at the kink, PyTorch's choice of gradient (x > 0)", () => {
+      const xs = [-3.5, -1e-30, -0, 0, 1e-30, 2.25, 3e38, -3e38];
+      const x = new T.Tensor([xs.length], Float32Array.from(xs), true);
+      const yr = T.relu(x), yl = T.leakyRelu(x, 0.2);
+      expect(Array.from(yr.data)).toEqual(xs.map((v) => Math.fround(v > 0 ? v : 0)));
+      expect(Array.from(yl.data)).toEqual(xs.map((v) => Math.fround(v > 0 ? v : 0.2 * Math.fround(v))));
+      T.sum(yr).backward();
+      expect(Array.from(x.grad!)).toEqual(xs.map((v) => (v > 0 ? 1 : 0)));
+      x.grad = null;
+      T.sum(yl).backward();
+      expect(Array.from(x.grad!)).toEqual(xs.map((v) => Math.fround(v > 0 ? 1 : 0.2)));
     });
   });
 
