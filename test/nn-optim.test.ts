@@ -147,6 +147,16 @@ describe("clipWeights", () => {
       expect(p.data.every((v) => v >= -c && v <= c), name).toBe(true);
   });
 
+  it("is exact at the bounds, for huge and tiny values and for -0", () => {
+    const D = critic(2);
+    const w = D.flatParameters().data;
+    const c = Math.fround(0.01);
+    const special = [c, -c, Math.fround(1e30), Math.fround(-1e30), Math.fround(1e-30), -0, Math.fround(0.010000001), Math.fround(-0.010000001)];
+    w.set(special);
+    clipWeights(D, c);
+    expect(Array.from(w.subarray(0, special.length))).toEqual([c, -c, c, -c, Math.fround(1e-30), -0, c, -c]);
+  });
+
   it("leaves buffers and other models alone", () => {
     const D = critic(1);
     const G = critic(5);
