@@ -22,6 +22,20 @@ export function maxRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>, floor =
   return worst / scale;
 }
 
+/**
+ * The first index where a and b differ bit for bit (so -0 differs from 0 and NaN equals the same
+ * NaN), or -1 when they are identical; a length mismatch counts at the shorter length. For large
+ * arrays: vitest's toEqual walks them element by element in JavaScript and takes seconds.
+ */
+export function firstBitDifference(a: Float32Array | Uint8Array, b: Float32Array | Uint8Array): number {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const n = Math.min(x.length, y.length);
+  const bytesPer = a instanceof Float32Array ? 4 : 1;
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return Math.floor(i / bytesPer);
+  return x.length === y.length ? -1 : n / bytesPer;
+}
+
 /** A tensor of uniform values in [lo, hi). */
 export function randTensor(prng: Prng, shape: number[], lo = -1, hi = 1, requiresGrad = true): Tensor {
   const t = new Tensor(shape, undefined, requiresGrad);

@@ -1,6 +1,6 @@
 /**
- * Every tensor buffer in the engine is allocated here, and nowhere else. Always float32, always
- * zero-filled.
+ * Every tensor buffer in the engine is allocated here, and nowhere else. Always float32; zero-filled
+ * by `alloc`, left as found by `allocForOverwrite` for outputs written in full.
  *
  * Buffers are recycled across training steps: inside `recycling(fn)` every buffer handed out is
  * remembered, and when `fn` returns they all go back to a free list by size, to be handed out
@@ -15,6 +15,8 @@
 let inScope: Float32Array[] | null = null;
 /** Buffers returned by finished scopes, by length. */
 const free = new Map<number, Float32Array[]>();
+/** Tests: NaN into every buffer a scope returns, so a step that reads stale values shows it. */
+let poison = false;
 
 /** A zero-filled float32 buffer of `n` elements. */
 export function alloc(n: number): Float32Array {
@@ -22,6 +24,21 @@ export function alloc(n: number): Float32Array {
   if (inScope === null) return new Float32Array(n);
   const reused = free.get(n)?.pop();
   const buf = reused ? reused.fill(0) : new Float32Array(n);
+  inScope.push(buf);
+  return buf;
+}
+
+/**
+ * A float32 buffer of `n` elements whose contents are unspecified: inside `recycling` a reused
+ * buffer keeps the values of its last use. Only for outputs that the caller overwrites in full
+ * (an op's result computed element by element, a product that does not accumulate); everything
+ * that is added into, gradients above all, comes from `alloc`. Skipping the zero fill saves a
+ * pass over memory per op.
+ */
+export function allocForOverwrite(n: number): Float32Array {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
+  if (inScope === null) return new Float32Array(n);
+  const buf = free.get(n)?.pop() ?? new Float32Array(n);
   inScope.push(buf);
   return buf;
 }
@@ -34,12 +51,21 @@ export function recycling<T>(fn: () => T): T {
     return fn();
   } finally {
     for (const buf of inScope) {
+      if (poison) buf.fill(NaN);
       const list = free.get(buf.length);
       if (list) list.push(buf);
       else free.set(buf.length, [buf]);
     }
     inScope = null;
   }
+}
+
+/**
+ * For tests: while on, every buffer a `recycling` scope gives back is filled with NaN, so that
+ * an op reading a part of an `allocForOverwrite` buffer it did not write turns its result into NaN.
+ */
+export function poisonRecycledBuffers(on: boolean): void {
+  poison = on;
 }
 
 /** Runs `fn` with recycling suspended: what it allocates outlives the current scope. */

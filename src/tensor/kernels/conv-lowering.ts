@@ -15,7 +15,7 @@
  * cols matrix, CKK/P times larger than the product, is never copied in or out. `convLowering()`
  * is the one the ops use. Both are tested by one suite (test/conv.test.ts).
  */
-import { alloc } from "../storage.js";
+import { allocForOverwrite } from "../storage.js";
 import { ConvGeometry, col2im, im2col } from "./im2col.js";
 import { gemm, matmulKernel } from "./matmul.js";
 
@@ -36,19 +36,19 @@ export function patchDims(g: ConvGeometry): { R: number; CKK: number } {
 export const referenceLowering: ConvLowering = {
   im2colTimesWt(x, g, w, P, out) {
     const { R, CKK } = patchDims(g);
-    const cols = alloc(R * CKK);
+    const cols = allocForOverwrite(R * CKK);
     im2col(x, g, cols);
     gemm(false, true, R, P, CKK, cols, w, out, false);
   },
   addAtTimesIm2col(A, P, x, g, dW) {
     const { R, CKK } = patchDims(g);
-    const cols = alloc(R * CKK);
+    const cols = allocForOverwrite(R * CKK);
     im2col(x, g, cols);
     gemm(true, false, P, CKK, R, A, cols, dW, true);
   },
   addCol2imOfProduct(A, P, w, g, img) {
     const { R, CKK } = patchDims(g);
-    const cols = alloc(R * CKK);
+    const cols = allocForOverwrite(R * CKK);
     gemm(false, false, R, CKK, P, A, w, cols, false);
     col2im(cols, g, img);
   },

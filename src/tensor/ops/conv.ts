@@ -26,7 +26,7 @@
  */
 import { convLowering } from "../kernels/conv-lowering.js";
 import { ConvGeometry, convOutSize } from "../kernels/im2col.js";
-import { alloc } from "../storage.js";
+import { alloc, allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
 export interface ConvOptions {
@@ -103,14 +103,14 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
   const S = OH * OW;
   const R = N * S;
   const lower = convLowering();
-  const rows = alloc(R * O);
+  const rows = allocForOverwrite(R * O);
   lower.im2colTimesWt(x.data, geom, w.data, O, rows); // rows (R,O) = cols (R,CKK) · Wᵀ (CKK,O)
-  const out = alloc(N * O * S);
+  const out = allocForOverwrite(N * O * S);
   rowsToNchw(rows, N, O, S, out);
   if (b) addChannelBias(out, b.data, N, O, S);
   return Tensor.fromOp("conv2d", [N, O, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
-    const gRows = alloc(R * O);
+    const gRows = allocForOverwrite(R * O);
     nchwToRows(g, N, O, S, gRows);
     if (w.requiresGrad) lower.addAtTimesIm2col(gRows, O, x.data, geom, w.gradBuffer()); // dW += dRowsᵀ (O,R) · cols (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, S);
@@ -138,7 +138,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
   const S = H * W;
   const R = N * S;
   const lower = convLowering();
-  const rows = alloc(R * Cin);
+  const rows = allocForOverwrite(R * Cin);
   nchwToRows(x.data, N, Cin, S, rows);
   const out = alloc(N * Cout * OH * OW);
   lower.addCol2imOfProduct(rows, Cin, w.data, geom, out); // y = col2im(rows (R,Cin) · W (Cin,CKK))
@@ -148,7 +148,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
     if (w.requiresGrad) lower.addAtTimesIm2col(rows, Cin, g, geom, w.gradBuffer()); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Cout, OH * OW);
     if (x.requiresGrad) {
-      const gRows = alloc(R * Cin);
+      const gRows = allocForOverwrite(R * Cin);
       lower.im2colTimesWt(g, geom, w.data, Cin, gRows); // dRows (R,Cin) = im2col(dy) (R,CKK) · Wᵀ (CKK,Cin)
       rowsToNchw(gRows, N, Cin, S, x.gradBuffer(), true);
     }

@@ -15,7 +15,7 @@
  *   (64, 10)       + (10, 64)     -> error: b's sizes do not match a's on its run of axes
  * The backward of b sums the upstream gradient over outer and inner: db[m] += sum dy[o, m, i].
  */
-import { alloc } from "../storage.js";
+import { allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
 interface BroadcastPlan {
@@ -76,7 +76,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   const { outer, mid, inner } = p;
   const ad = a.data;
   const bd = b.data;
-  const out = alloc(ad.length);
+  const out = allocForOverwrite(ad.length);
   for (let o = 0; o < outer; o++) {
     for (let m = 0; m < mid; m++) {
       const bv = bd[m]!;
@@ -118,7 +118,7 @@ export const mul = (a: Tensor, b: Tensor): Tensor => binary("mul", a, b);
 /** a * s + t for scalars s and t (scale, shift, negate in one op). */
 export function affineScalar(a: Tensor, s: number, t = 0): Tensor {
   const x = a.data;
-  const out = alloc(x.length);
+  const out = allocForOverwrite(x.length);
   for (let i = 0; i < x.length; i++) out[i] = x[i]! * s + t;
   return Tensor.fromOp("affineScalar", a.shape, out, [a], (y) => {
     const g = y.grad!;
@@ -149,7 +149,7 @@ function activation(op: string, a: Tensor, out: Float32Array, backward: (x: Floa
 
 export function relu(a: Tensor): Tensor {
   const x = a.data;
-  const out = alloc(x.length);
+  const out = allocForOverwrite(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     out[i] = (v + Math.abs(v)) * 0.5; // v if v > 0, else 0 (exact: computed in float64)
@@ -162,7 +162,7 @@ export function relu(a: Tensor): Tensor {
 /** max(x, slope*x) for 0 < slope < 1: the WGAN critic's activation with slope 0.2. */
 export function leakyRelu(a: Tensor, slope: number): Tensor {
   const x = a.data;
-  const out = alloc(x.length);
+  const out = allocForOverwrite(x.length);
   const factor = new Float64Array([slope, 1]); // indexed by +(x > 0)
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
@@ -175,7 +175,7 @@ export function leakyRelu(a: Tensor, slope: number): Tensor {
 
 export function tanh(a: Tensor): Tensor {
   const x = a.data;
-  const out = alloc(x.length);
+  const out = allocForOverwrite(x.length);
   for (let i = 0; i < x.length; i++) out[i] = Math.tanh(x[i]!);
   return activation("tanh", a, out, (_x, y, g, ga) => {
     for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * (1 - y[i]! * y[i]!);
@@ -184,7 +184,7 @@ export function tanh(a: Tensor): Tensor {
 
 export function sigmoid(a: Tensor): Tensor {
   const x = a.data;
-  const out = alloc(x.length);
+  const out = allocForOverwrite(x.length);
   for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]!));
   return activation("sigmoid", a, out, (_x, y, g, ga) => {
     for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * y[i]! * (1 - y[i]!);

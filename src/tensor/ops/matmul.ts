@@ -5,7 +5,7 @@
  *   Y = X·Wᵀ + b =>  dX += dY·W,   dW += dYᵀ·X,  db += column sums of dY
  */
 import { gemm } from "../kernels/matmul.js";
-import { alloc } from "../storage.js";
+import { allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
 /** (M,K)·(K,N) -> (M,N). */
@@ -14,7 +14,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} do not multiply`);
   const [M, K] = a.shape as [number, number];
   const N = b.shape[1]!;
-  const out = alloc(M * N);
+  const out = allocForOverwrite(M * N);
   gemm(false, false, M, N, K, a.data, b.data, out, false);
   return Tensor.fromOp("matmul", [M, N], out, [a, b], (y) => {
     const g = y.grad!;
@@ -37,7 +37,7 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const O = w.shape[0]!;
   if (b && (b.ndim !== 1 || b.shape[0] !== O))
     throw new Error(`linear: bias ${shapeStr(b.shape)} does not fit weight ${shapeStr(w.shape)}`);
-  const out = alloc(B * O);
+  const out = allocForOverwrite(B * O); // the bias rows, or gemm's overwrite
   if (b) for (let r = 0; r < B; r++) out.set(b.data, r * O);
   gemm(false, true, B, O, I, x.data, w.data, out, b !== undefined); // Y (B,O) (+)= X (B,I) · Wᵀ (I,O)
   const inputs = b ? [x, w, b] : [x, w];

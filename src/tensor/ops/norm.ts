@@ -9,7 +9,7 @@
  *   dx = gamma / (M * std) * (M * dy - sum(dy) - xhat * sum(dy * xhat))
  *   dgamma = sum(dy * xhat), dbeta = sum(dy)
  */
-import { alloc } from "../storage.js";
+import { alloc, allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
 export interface BatchNormOptions {
@@ -56,8 +56,8 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNor
       invStd[c] = 1 / Math.sqrt(opts.runningVar[c]! + eps);
     }
   }
-  const xhat = alloc(xd.length);
-  const out = alloc(xd.length);
+  const xhat = allocForOverwrite(xd.length);
+  const out = allocForOverwrite(xd.length);
   const gd = gamma.data;
   const bd = beta.data;
   for (let n = 0; n < N; n++)

@@ -3,7 +3,7 @@
  * Reshape shares its input's buffer; concat and slice copy. Viewed around an axis, a tensor is
  * (outer, axis, inner), and every copy here is a loop over contiguous runs of axis*inner values.
  */
-import { alloc } from "../storage.js";
+import { allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr, sizeOf } from "../tensor.js";
 
 /** Same values, new shape (one dimension may be -1 and is inferred). Shares the input's buffer. */
@@ -49,7 +49,7 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
   const total = widths.reduce((x, y) => x + y, 0);
   const shape = [...first.shape];
   shape[ax] = tensors.reduce((s, t) => s + t.shape[ax]!, 0);
-  const out = alloc(outer * total);
+  const out = allocForOverwrite(outer * total);
   let off = 0;
   tensors.forEach((t, k) => {
     const w = widths[k]!;
@@ -85,7 +85,7 @@ export function slice(a: Tensor, axis: number, start: number, end: number): Tens
   const shape = [...a.shape];
   shape[ax] = end - start;
   const w = (end - start) * inner;
-  const out = alloc(outer * w);
+  const out = allocForOverwrite(outer * w);
   for (let o = 0; o < outer; o++) {
     const src = (o * len + start) * inner;
     out.set(a.data.subarray(src, src + w), o * w);
