@@ -34,25 +34,37 @@ export interface ConvOptions {
   padding?: number;
 }
 
-/** (N, C, S) channel-major -> (N*S, C) row per position; `add` accumulates into `out`. */
-function nchwToRows(x: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false): void {
+/**
+ * (N, C, S) channel-major -> (N*S, C) row per position; `add` accumulates into `out`. With `sums`,
+ * also adds each channel's total into sums[c] (a bias gradient, in the same pass).
+ */
+function nchwToRows(x: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false, sums?: Float32Array): void {
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++) {
       const src = (n * C + c) * S;
       const dst = n * S * C + c;
       if (add) for (let s = 0; s < S; s++) out[dst + s * C]! += x[src + s]!;
-      else for (let s = 0; s < S; s++) out[dst + s * C] = x[src + s]!;
+      else if (sums) {
+        let t = 0;
+        for (let s = 0; s < S; s++) {
+          const v = x[src + s]!;
+          out[dst + s * C] = v;
+          t += v;
+        }
+        sums[c]! += t;
+      } else for (let s = 0; s < S; s++) out[dst + s * C] = x[src + s]!;
     }
 }
 
-/** (N*S, C) rows -> (N, C, S); `add` accumulates into `out`. */
-function rowsToNchw(rows: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false): void {
+/** (N*S, C) rows -> (N, C, S); `add` accumulates into `out`; `bias` (C), if given, is added to channel c. */
+function rowsToNchw(rows: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false, bias?: Float32Array): void {
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++) {
       const dst = (n * C + c) * S;
       const src = n * S * C + c;
+      const b = bias ? bias[c]! : 0;
       if (add) for (let s = 0; s < S; s++) out[dst + s]! += rows[src + s * C]!;
-      else for (let s = 0; s < S; s++) out[dst + s] = rows[src + s * C]!;
+      else for (let s = 0; s < S; s++) out[dst + s] = rows[src + s * C]! + b;
     }
 }
 
@@ -106,14 +118,12 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
   const rows = allocForOverwrite(R * O);
   lower.im2colTimesWt(x.data, geom, w.data, O, rows); // rows (R,O) = cols (R,CKK) · Wᵀ (CKK,O)
   const out = allocForOverwrite(N * O * S);
-  rowsToNchw(rows, N, O, S, out);
-  if (b) addChannelBias(out, b.data, N, O, S);
+  rowsToNchw(rows, N, O, S, out, false, b?.data); // y = rows as NCHW, + b
   return Tensor.fromOp("conv2d", [N, O, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
     const gRows = allocForOverwrite(R * O);
-    nchwToRows(g, N, O, S, gRows);
+    nchwToRows(g, N, O, S, gRows, false, b?.requiresGrad ? b.gradBuffer() : undefined); // and db += sums of dy
     if (w.requiresGrad) lower.addAtTimesIm2col(gRows, O, x.data, geom, w.gradBuffer()); // dW += dRowsᵀ (O,R) · cols (R,CKK)
-    if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, S);
     if (x.requiresGrad) lower.addCol2imOfProduct(gRows, O, w.data, geom, x.gradBuffer()); // dx += col2im(dRows (R,O) · W (O,CKK))
   });
 }

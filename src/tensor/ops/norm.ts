@@ -35,23 +35,39 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNor
   const xd = x.data;
   const mean = alloc(C);
   const invStd = alloc(C);
-  for (let c = 0; c < C; c++) {
-    if (opts.training) {
-      let s = 0;
-      for (let n = 0; n < N; n++) for (let k = (n * C + c) * S, e = k + S; k < e; k++) s += xd[k]!;
-      const mu = s / M;
-      let v = 0;
-      for (let n = 0; n < N; n++)
+  if (opts.training) {
+    // Per-channel sums in float64, read in memory order (n, c, k): for (N, C) input a channel-major
+    // loop would stride through memory C floats at a time.
+    const sum = new Float64Array(C);
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let k = (n * C + c) * S, e = k + S; k < e; k++) s += xd[k]!;
+        sum[c]! += s;
+      }
+    for (let c = 0; c < C; c++) sum[c]! /= M; // now the means
+    const sq = new Float64Array(C);
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++) {
+        const mu = sum[c]!;
+        let v = 0;
         for (let k = (n * C + c) * S, e = k + S; k < e; k++) {
           const d = xd[k]! - mu;
           v += d * d;
         }
+        sq[c]! += v;
+      }
+    for (let c = 0; c < C; c++) {
+      const mu = sum[c]!;
+      const v = sq[c]!;
       mean[c] = mu;
       invStd[c] = 1 / Math.sqrt(v / M + eps);
       if (opts.runningMean) opts.runningMean[c] = (1 - momentum) * opts.runningMean[c]! + momentum * mu;
       if (opts.runningVar) opts.runningVar[c] = (1 - momentum) * opts.runningVar[c]! + momentum * (v / (M - 1));
-    } else {
-      if (!opts.runningMean || !opts.runningVar) throw new Error("batchNorm: eval mode needs running statistics");
+    }
+  } else {
+    if (!opts.runningMean || !opts.runningVar) throw new Error("batchNorm: eval mode needs running statistics");
+    for (let c = 0; c < C; c++) {
       mean[c] = opts.runningMean[c]!;
       invStd[c] = 1 / Math.sqrt(opts.runningVar[c]! + eps);
     }
