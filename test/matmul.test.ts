@@ -10,7 +10,7 @@ import { createSimdMatmul, DEFAULT_BLOCKING, relaxedSimdAvailable, type SimdMatm
 import { spawnNodeWorker } from "../src/io/workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
-import { maxRelDiff } from "./gradcheck.js";
+import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
 import { KERNEL_REL_TOL } from "./tolerances.js";
 
 /** C (M,N) = op(A)·op(B) in float64, straight from the definition. */
@@ -103,6 +103,26 @@ for (const fma of FMA_FORMS)
       kernelSuite(() => kernel!);
     });
   }
+
+describe("the simd kernel on two threads", () => {
+  it("gives bit for bit the one-thread result: each entry of C is computed by one thread in one order, whoever claims its chunk", async () => {
+    const one = await createSimdMatmul({ threads: 1 });
+    const two = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0 });
+    const prng = new Prng(5);
+    for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2]] as const)
+      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+        const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+        const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+        const c1 = prng.fillUniform(new Float32Array(M * N), -1, 1);
+        const c2 = c1.slice();
+        one.gemm(ta, tb, M, N, K, A, B, c1, true);
+        two.gemm(ta, tb, M, N, K, A, B, c2, true);
+        expect(firstBitDifference(c2, c1), `${M}x${N}x${K} transA=${ta} transB=${tb}`).toBe(-1);
+      }
+    await one.dispose();
+    await two.dispose();
+  });
+});
 
 describe("the simd kernel's default micro-kernel", () => {
   it("multiply-adds with relaxed SIMD exactly when the engine has it", async () => {

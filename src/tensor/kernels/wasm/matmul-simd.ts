@@ -467,9 +467,13 @@ export interface SimdMatmul extends MatmulKernel {
   dispose(): Promise<void>;
 }
 
-// Below about a million multiply-adds (~50 us on one core) waking a worker and waiting for it
-// costs more than the second core saves. Measured: see bench/matmul.ts's notes.
-const MIN_PARALLEL_WORK = 1 << 20;
+// Below about 8 million multiply-adds (~0.4 ms on one core) a second thread does not pay: waking
+// a worker from Atomics.wait takes ~0.1 ms here, and both threads pack the operand they share.
+// Measured at the conv model's products, one thread against two (time ratio): 3136x32x16 (1.6M)
+// 0.46-0.58, 64x3136x10 (2M) 0.56-0.69, 32x16x12544 (6.4M, A transposed) 0.81-0.88, 12544x32x16
+// (6.4M) 1.13-1.15, 1960x32x160 (10M) 0.92-1.08, 64x3136x110 (22M) 1.46-1.50, 3136x64x512 (103M)
+// 2.05-2.14.
+const MIN_PARALLEL_WORK = 1 << 23;
 
 /**
  * Compiles the kernel and, for threads > 1, starts threads - 1 workers on a shared memory.

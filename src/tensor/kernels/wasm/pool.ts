@@ -1,11 +1,17 @@
 /**
  * Worker threads for the SIMD matmul: every worker instantiates the same compiled module on the
- * same shared WebAssembly.Memory, and computes a slice of C's rows (or of its columns) while the
- * calling thread computes the first slice. Jobs travel through a control block of i32 words at
- * the start of that memory, not through messages: the caller writes the job, bumps SEQ and
- * notifies; each worker wakes from Atomics.wait, runs its slice, bumps DONE and notifies; the
- * caller waits (Atomics.wait) until DONE counts every worker. Atomics.wait is allowed on Node's
- * main thread and in browser Web Workers (not on a browser's main thread).
+ * same shared WebAssembly.Memory, and helps compute C. Jobs travel through a control block of i32
+ * words at the start of that memory, not through messages: the caller writes the job, bumps SEQ
+ * and notifies; each worker wakes from Atomics.wait, computes, bumps DONE and notifies; the caller
+ * waits (Atomics.wait) until DONE counts every worker. Atomics.wait is allowed on Node's main
+ * thread and in browser Web Workers (not on a browser's main thread).
+ *
+ * The work is C's rows (or columns) cut into chunks of whole tiles, about four per thread, which
+ * the threads claim one at a time with Atomics.add on a counter, the calling thread first. So a
+ * worker that wakes late (waking from Atomics.wait took about 0.1 ms here, against products of
+ * 1-3 ms per thread) or runs slower just claims fewer chunks, and nobody waits for it: with fixed
+ * halves, the caller spent 6% of a conv training step waiting. Every entry of C is still computed
+ * by one thread in one fixed order, so results do not depend on who claimed what.
  *
  * How a worker is started is not decided here: `SpawnWorker` is injected (src/io/workers.ts has
  * Node's worker_threads one), so this file and worker.ts import nothing environment-specific.
@@ -21,7 +27,7 @@ export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   blocking: Blocking;
-  /** Scratch slot (1, 2, ...; slot 0 is the calling thread's) and index into the ranges. */
+  /** Scratch slot (1, 2, ...; slot 0 is the calling thread's). */
   slot: number;
 }
 
@@ -46,10 +52,16 @@ export const CTL = {
   ERROR: 3,
   /** The job: transA, transB, M, N, K, a, b, c, accumulate, then rows (1) or columns (0). */
   JOB: 4,
-  /** Per slot s: first and end index of its range of rows or columns, at RANGES + 2s. */
-  RANGES: 16,
+  /** Rows (or columns) per chunk, a multiple of the tile's. */
+  CHUNK: 14,
+  /** The next chunk to claim: a thread takes chunk Atomics.add(NEXT, 1) until none is left. */
+  NEXT: 15,
 } as const;
-const MAX_SLOTS = (CONTROL_BYTES / 4 - CTL.RANGES) / 2;
+/** Threads at most, the calling one included (scratch slots in the memory). */
+const MAX_SLOTS = 16;
+/** Chunks per thread: enough for a late or slow thread to be absorbed, few enough that packing
+ * op(B) (or op(A)) once per chunk stays small against the chunk's product. */
+const CHUNKS_PER_THREAD = 4;
 
 /** Writes a job's words; readJob is its inverse. */
 function writeJob(ctl: Int32Array, j: Job, rows: boolean): void {
@@ -105,17 +117,14 @@ export class WorkerPool {
     const extent = rows ? job.M : job.N;
     const unit = rows ? bl.mr : bl.nr;
     const threads = this.workers.length + 1;
-    const per = Math.ceil(Math.ceil(extent / unit) / threads) * unit;
-    for (let s = 0; s < threads; s++) {
-      ctl[CTL.RANGES + 2 * s] = Math.min(extent, s * per);
-      ctl[CTL.RANGES + 2 * s + 1] = Math.min(extent, (s + 1) * per);
-    }
+    ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * CHUNKS_PER_THREAD)) * unit;
+    ctl[CTL.NEXT] = 0;
     writeJob(ctl, job, rows);
     Atomics.store(ctl, CTL.DONE, 0);
     Atomics.store(ctl, CTL.ERROR, 0);
     Atomics.add(ctl, CTL.SEQ, 1); // publishes the words above (Atomics are sequentially consistent)
     Atomics.notify(ctl, CTL.SEQ);
-    runRange(ex, bl, ctl, job, rows, 0);
+    runChunks(ex, bl, ctl, job, rows, 0);
     for (let d = Atomics.load(ctl, CTL.DONE); d < this.workers.length; d = Atomics.load(ctl, CTL.DONE))
       Atomics.wait(ctl, CTL.DONE, d);
     if (Atomics.load(ctl, CTL.ERROR) !== 0) throw new Error("simd matmul: a worker thread failed");
@@ -130,12 +139,14 @@ export class WorkerPool {
   }
 }
 
-/** Slot `slot`'s share of the job: its range of rows (all columns) or of columns (all rows). */
-export function runRange(ex: KernelExports, bl: Blocking, ctl: Int32Array, job: Job, rows: boolean, slot: number): void {
-  const lo = ctl[CTL.RANGES + 2 * slot]!;
-  const hi = ctl[CTL.RANGES + 2 * slot + 1]!;
-  if (lo >= hi) return;
+/** Claims chunks of the job's rows (all columns) or columns (all rows) until none is left, computing each with slot `slot`'s scratch. */
+export function runChunks(ex: KernelExports, bl: Blocking, ctl: Int32Array, job: Job, rows: boolean, slot: number): void {
+  const extent = rows ? job.M : job.N;
+  const chunk = ctl[CTL.CHUNK]!;
   const s = slotScratch(bl, slot);
-  if (rows) runSlice(ex, bl, job, s, lo, hi, 0, job.N);
-  else runSlice(ex, bl, job, s, 0, job.M, lo, hi);
+  for (let lo = Atomics.add(ctl, CTL.NEXT, 1) * chunk; lo < extent; lo = Atomics.add(ctl, CTL.NEXT, 1) * chunk) {
+    const hi = Math.min(extent, lo + chunk);
+    if (rows) runSlice(ex, bl, job, s, lo, hi, 0, job.N);
+    else runSlice(ex, bl, job, s, 0, job.M, lo, hi);
+  }
 }

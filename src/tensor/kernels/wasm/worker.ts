@@ -5,7 +5,7 @@
  */
 import type { KernelExports } from "./matmul-simd.js";
 import type { WorkerInit } from "./pool.js";
-import { CONTROL_BYTES, CTL, readJob, runRange } from "./pool.js";
+import { CONTROL_BYTES, CTL, readJob, runChunks } from "./pool.js";
 
 /** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
 export async function runKernelWorker(init: WorkerInit, ready: () => void): Promise<void> {
@@ -20,7 +20,7 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
     if (Atomics.load(ctl, CTL.QUIT) !== 0) return;
     try {
       const { job, rows } = readJob(ctl);
-      runRange(ex, init.blocking, ctl, job, rows, init.slot);
+      runChunks(ex, init.blocking, ctl, job, rows, init.slot);
     } catch {
       Atomics.store(ctl, CTL.ERROR, 1);
     }
