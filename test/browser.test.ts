@@ -12,7 +12,8 @@
  *   errors  a corrupt generator file picked in the Draw tab shows its error on the page (and on the
  *           canvases); serve refuses a corrupt checkpoint and a port in use in one line; Ctrl-C
  *           stops it cleanly; the normal path logs no console error
- * It saves docs/web-draw.png and docs/web-train.png.
+ * It saves screenshots of both tabs: into docs/ (web-draw.png, web-train.png, the README's pictures)
+ * when SCREENSHOTS=docs is set, else into its temporary folder, so a test run leaves the tree clean.
  *
  * The accuracy and style-row checks need the shipped generator, models/generator.safetensors: they
  * are skipped (saying so) while it does not exist, and the rest runs on a fresh untrained generator.
@@ -41,6 +42,7 @@ import { expectCliFailure, runCli } from "./cli.js";
 import { DEFAULT_CONFIG } from "../src/gan/config.js";
 
 const ROOT = join(import.meta.dirname, "..");
+
 const SHIPPED_GENERATOR = join(ROOT, "models", "generator.safetensors");
 
 /**
@@ -135,6 +137,8 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
   let browser: Browser;
   /** Console errors and uncaught exceptions of every page opened on the normal path. */
   const consoleErrors: string[] = [];
+  /** Where a screenshot goes: docs/ with SCREENSHOTS=docs (to renew the README's), else the run's temporary folder. */
+  const screenshotPath = (name: string): string => join(process.env.SCREENSHOTS === "docs" ? join(ROOT, "docs") : tmp, name);
 
   async function openPage(path = "/"): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
@@ -245,7 +249,7 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
     await page.locator("#walk").fill("0");
     expect(Buffer.from((await readCanvas(page, "walk-canvas")).rgba).equals(Buffer.from(walk0.rgba))).toBe(true);
     await page.click("#digits button[data-digit='3']");
-    await page.screenshot({ path: join(ROOT, "docs", "web-draw.png"), fullPage: true });
+    await page.screenshot({ path: screenshotPath("web-draw.png"), fullPage: true });
     await page.close();
   });
 
@@ -299,7 +303,7 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
     const pausedAt = await stepOf();
     await page.waitForTimeout(800);
     expect(await stepOf()).toBe(pausedAt);
-    await page.screenshot({ path: join(ROOT, "docs", "web-train.png"), fullPage: true });
+    await page.screenshot({ path: screenshotPath("web-train.png"), fullPage: true });
 
     const download = page.waitForEvent("download");
     await page.click("#train-download");
