@@ -37,11 +37,11 @@ export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "evaluate");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
+    const prefix = f.samples;
+    if (prefix !== undefined && f.checkpoint !== undefined)
+      throw new UsageError("evaluate: give either --samples PREFIX or --checkpoint G, not both (see --help)");
+    if (prefix === "" || f.checkpoint === "") throw new UsageError("evaluate: --samples and --checkpoint need a name");
     await withBackend("evaluate", f, () => {
-      const prefix = f.samples;
-      if (prefix !== undefined && f.checkpoint !== undefined)
-        throw new UsageError("evaluate: give either --samples PREFIX or --checkpoint G, not both (see --help)");
-      if (prefix === "" || f.checkpoint === "") throw new UsageError("evaluate: --samples and --checkpoint need a name");
       // neither: the shipped generator, with its report in the current folder rather than in models/
       const checkpoint = prefix === undefined ? f.checkpoint ?? DEFAULT_GENERATOR_PATH : undefined;
       let images: Uint8Array | Float32Array;

@@ -37,14 +37,14 @@ export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "generate");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
+    const digit = parseDigit("generate", f.digit);
+    if (f.styles && digit !== "all") throw new UsageError("generate: --styles needs --digit all");
     await withBackend("generate", f, () => {
-      const digit = parseDigit("generate", f.digit);
       const out = f.out ?? (digit === "all" ? "digits.png" : `digit-${digit}.png`);
       const seed = f.seed ?? randomInt(0, 2 ** 31);
       const { G, path } = loadGenerator(f.checkpoint ?? DEFAULT_GENERATOR_PATH);
       const count = f.count;
       const labels = digit === "all" ? digitLabels(10) : digitLabels(count, [digit]);
-      if (f.styles && digit !== "all") throw new UsageError("generate: --styles needs --digit all");
       const prng = new Prng(seed);
       // --styles: ten noise vectors, one per column, each drawn as every digit (row d is digit d)
       const noise = f.styles ? tileNoise(prng.fillNormal(alloc(10 * G.latent)), 10) : undefined;

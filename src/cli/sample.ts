@@ -26,13 +26,13 @@ export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "sample");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
+    if (f.out === undefined) throw new UsageError("sample: --out PREFIX is required");
+    const prefix = f.out;
     await withBackend("sample", f, () => {
-      if (f.out === undefined) throw new UsageError("sample: --out PREFIX is required");
       const seed = f.seed ?? randomInt(0, 2 ** 31);
       const { G, path } = loadGenerator(f.checkpoint ?? DEFAULT_GENERATOR_PATH);
       const labels = digitLabels(f["per-digit"]);
       const bytes = toMnistBytes(generateImages(G, labels, new Prng(seed)));
-      const prefix = f.out;
       writeIdx(`${prefix}-images-idx3-ubyte`, [labels.length, 28, 28], bytes);
       writeIdx(`${prefix}-labels-idx1-ubyte`, [labels.length], labels);
       console.log(`wrote ${prefix}-images-idx3-ubyte and ${prefix}-labels-idx1-ubyte: ${labels.length} images from ${path} (seed ${seed})`);

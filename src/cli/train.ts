@@ -55,9 +55,10 @@ export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "train");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
+    const openFolder = plan(argv, f); // usage errors surface here, before any worker starts
     const backend = await useBackend("train", f);
     try {
-      train(argv, f, backend.describe);
+      train(openFolder(), f, backend.describe);
     } finally {
       await backend.dispose();
     }
@@ -67,8 +68,7 @@ export const command = {
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
 
 /** The training run the flags ask for, epoch after epoch, with a line per epoch. */
-function train(argv: string[], f: Flags, backend: string): void {
-  const folder = f.resume !== undefined ? reopen(f.resume, argv, f) : start(f);
+function train(folder: RunFolder, f: Flags, backend: string): void {
   const config = folder.config;
   const data = loadMnist("train", config.data ?? undefined);
   const training = folder.training(data);
@@ -105,8 +105,18 @@ function train(argv: string[], f: Flags, backend: string): void {
   }
 }
 
-/** A new run from the flags; an invalid setting is a usage error. */
-function start(f: Flags): RunFolder {
+/**
+ * Checks the flags against each other and against the run being resumed (a usage error for any
+ * problem), and returns how to open the run folder: create a new one, or reopen the given one.
+ */
+function plan(argv: string[], f: Flags): () => RunFolder {
+  if (f.resume !== undefined) return reopen(f.resume, argv, f);
+  const { dir, config } = start(f);
+  return () => RunFolder.create(dir, config);
+}
+
+/** A new run's folder and config from the flags; an invalid setting is a usage error. */
+function start(f: Flags): { dir: string; config: TrainConfig } {
   const seed = f.seed ?? randomInt(0, 2 ** 31);
   const name = RECIPES.find((r) => r === f.recipe);
   if (!name) throw new UsageError(`train: --recipe must be ${RECIPES.join(" or ")}, got '${f.recipe}'`);
@@ -123,11 +133,11 @@ function start(f: Flags): RunFolder {
     if (e instanceof ConfigError) throw new UsageError(`train: --${FLAG_OF[e.field]} ${e.problem}`);
     throw e;
   }
-  return RunFolder.create(f.out ?? join("runs", `${config.model}-${seed}`), config);
+  return { dir: f.out ?? join("runs", `${config.model}-${seed}`), config };
 }
 
 /** An existing run: its defining flags may not be given, and --data only as the folder it was started on. */
-function reopen(dir: string, argv: string[], f: Flags): RunFolder {
+function reopen(dir: string, argv: string[], f: Flags): () => RunFolder {
   const fixed = FIXED_ON_RESUME.find((k) => flagGiven(argv, k));
   if (fixed) throw new UsageError(`train: --${fixed} cannot change when resuming (it is in the run's config.json)`);
   if (f.data !== undefined) {
@@ -137,5 +147,5 @@ function reopen(dir: string, argv: string[], f: Flags): RunFolder {
   }
   const changes: Partial<Pick<TrainConfig, ResumeChangeable>> = {};
   for (const k of RESUME_CHANGEABLE) if (flagGiven(argv, FLAG_OF[k])) changes[k] = f[FLAG_OF[k]];
-  return RunFolder.open(dir, changes);
+  return () => RunFolder.open(dir, changes);
 }
