@@ -42,26 +42,45 @@ onEveryBackend((backend) => {
       it(`x (${N},${C},${H},${W}), P ${P}, kernel ${K} stride ${stride} pad ${pad}`, () => {
         const OH = convOutSize(H, K, stride, pad), OW = convOutSize(W, K, stride, pad);
         const g = { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW };
-        const R = N * OH * OW, CKK = C * K * K;
-        const x = rand([N, C, H, W]).data, w = rand([P, CKK]).data, A = rand([R, P]).data;
+        const R = N * OH * OW, CKK = C * K * K, S = OH * OW;
+        const x = rand([N, C, H, W]).data, w = rand([P, CKK]).data, A = rand([N, P, OH, OW]).data, bias = rand([P]).data;
         const cols = new Float32Array(R * CKK);
         im2col(x, g, cols);
+        // The NCHW side as rows (R,P), by the definition: row (n, s), column p.
+        const asRows = (t: Float32Array): Float32Array => {
+          const r = new Float32Array(R * P);
+          for (let n = 0; n < N; n++) for (let p = 0; p < P; p++) for (let q = 0; q < S; q++) r[(n * S + q) * P + p] = t[(n * P + p) * S + q]!;
+          return r;
+        };
+        const asNchw = (r: Float32Array): Float32Array => {
+          const t = new Float32Array(R * P);
+          for (let n = 0; n < N; n++) for (let p = 0; p < P; p++) for (let q = 0; q < S; q++) t[(n * P + p) * S + q] = r[(n * S + q) * P + p]!;
+          return t;
+        };
         const L = convLowering();
-        // out = cols · Wᵀ
-        const out = new Float32Array(R * P).fill(NaN), wantOut = new Float32Array(R * P);
+        // out = (cols · Wᵀ) as NCHW, + bias; then accumulated onto a start value
+        const rows = new Float32Array(R * P);
+        matmulNaive.gemm(false, true, R, P, CKK, cols, w, rows, false);
+        const want = asNchw(rows);
+        const out = new Float32Array(R * P).fill(NaN);
         L.im2colTimesWt(x, g, w, P, out);
-        matmulNaive.gemm(false, true, R, P, CKK, cols, w, wantOut, false);
-        expect(maxRelDiff(out, wantOut), "im2colTimesWt").toBeLessThan(KERNEL_REL_TOL);
-        // dW += Aᵀ · cols
+        expect(maxRelDiff(out, want), "im2colTimesWt").toBeLessThan(KERNEL_REL_TOL);
+        const withBias = new Float32Array(R * P).fill(NaN);
+        L.im2colTimesWt(x, g, w, P, withBias, { bias });
+        expect(maxRelDiff(withBias, want.map((v, i) => v + bias[Math.floor(i / S) % P]!)), "im2colTimesWt + bias").toBeLessThan(KERNEL_REL_TOL);
+        const start = rand([N, P, OH, OW]).data, acc = start.slice();
+        L.im2colTimesWt(x, g, w, P, acc, { accumulate: true });
+        expect(maxRelDiff(acc, want.map((v, i) => v + start[i]!)), "im2colTimesWt, accumulate").toBeLessThan(KERNEL_REL_TOL);
+        // dW += (A as rows)ᵀ · cols
         const dW0 = rand([P, CKK]).data, dW = dW0.slice(), wantDW = dW0.slice();
         L.addAtTimesIm2col(A, P, x, g, dW);
-        matmulNaive.gemm(true, false, P, CKK, R, A, cols, wantDW, true);
+        matmulNaive.gemm(true, false, P, CKK, R, asRows(A), cols, wantDW, true);
         expect(maxRelDiff(dW, wantDW), "addAtTimesIm2col").toBeLessThan(KERNEL_REL_TOL);
-        // img += col2im(A · W)
+        // img += col2im((A as rows) · W)
         const img0 = rand([N, C, H, W]).data, img = img0.slice(), wantImg = img0.slice();
         const prod = new Float32Array(R * CKK);
         L.addCol2imOfProduct(A, P, w, g, img);
-        matmulNaive.gemm(false, false, R, CKK, P, A, w, prod, false);
+        matmulNaive.gemm(false, false, R, CKK, P, asRows(A), w, prod, false);
         col2im(prod, g, wantImg);
         expect(maxRelDiff(img, wantImg), "addCol2imOfProduct").toBeLessThan(KERNEL_REL_TOL);
       });

@@ -1,55 +1,91 @@
 /**
  * The three products a convolution is lowered to, each an im2col or a col2im beside one matrix
- * product (see kernels/im2col.ts for the legend: R = N*OH*OW rows of patches, CKK = C*KH*KW):
+ * product (see kernels/im2col.ts for the legend: R = N*OH*OW rows of patches, CKK = C*KH*KW).
+ * The matrix side of each product has a row per output position (n, oh, ow) and a column per
+ * channel p; tensors keep channels outside positions (NCHW), so at the boundary that side is
+ * NCHW, (N, P, OH, OW), and each lowering changes the layout itself:
  *
- *   im2colTimesWt        out (R,P)       = im2col(x) (R,CKK) · Wᵀ, W (P,CKK)
- *   addAtTimesIm2col     dW (P,CKK)     += Aᵀ (P,R) · im2col(x) (R,CKK), A (R,P)
- *   addCol2imOfProduct   img (N,C,H,W)  += col2im(A (R,P) · W (P,CKK))
+ *   im2colTimesWt        out (N,P,OH,OW) (+)= [im2col(x) (R,CKK) · Wᵀ] as NCHW (+ bias[p])
+ *   addAtTimesIm2col     dW (P,CKK)       += [A as rows (R,P)]ᵀ · im2col(x) (R,CKK)
+ *   addCol2imOfProduct   img (N,C,H,W)    += col2im([A as rows (R,P)] · W (P,CKK))
+ * with W (P,CKK) and A (N,P,OH,OW).
  *
  * conv2d's forward is the first, its weight and input gradients the second and third;
  * convTranspose2d's forward is the third, its gradients the second and the first.
  *
- * `referenceLowering` is exactly that: im2col or col2im in TypeScript and `gemm` on the active
- * kernel, with the cols matrix on the JavaScript heap. A matmul kernel may bring its own lowering
- * (`MatmulKernel.conv`): the SIMD kernel does the whole of each in its WebAssembly memory, so the
- * cols matrix, CKK/P times larger than the product, is never copied in or out. `convLowering()`
- * is the one the ops use. Both are tested by one suite (test/conv.test.ts).
+ * `referenceLowering` is exactly that, in TypeScript: layout loops, im2col or col2im, and `gemm`
+ * on the active kernel, with the cols matrix on the JavaScript heap. A matmul kernel may bring its
+ * own lowering (`MatmulKernel.conv`): the SIMD kernel does the whole of each in its WebAssembly
+ * memory, so only the image and the NCHW side cross into it, never the cols matrix (16-32 times
+ * the image here). `convLowering()` is the one the ops use. Both are tested by one suite
+ * (test/conv.test.ts).
  */
 import { allocForOverwrite } from "../storage.js";
 import { ConvGeometry, col2im, im2col } from "./im2col.js";
 import { gemm, matmulKernel } from "./matmul.js";
 
 export interface ConvLowering {
-  /** out (R,P) = im2col(x) · Wᵀ, x (N,C,H,W), W (P,CKK); `out` is overwritten. */
-  im2colTimesWt(x: Float32Array, g: ConvGeometry, w: Float32Array, P: number, out: Float32Array): void;
-  /** dW (P,CKK) += Aᵀ · im2col(x), A (R,P). */
+  /**
+   * out (N,P,OH,OW) = im2col(x) · Wᵀ as NCHW, plus bias[p] on channel p if given; added to `out`
+   * instead with `accumulate`. x (N,C,H,W), W (P,CKK).
+   */
+  im2colTimesWt(x: Float32Array, g: ConvGeometry, w: Float32Array, P: number, out: Float32Array, opts?: { bias?: Float32Array; accumulate?: boolean }): void;
+  /** dW (P,CKK) += (A as rows)ᵀ · im2col(x), A (N,P,OH,OW). */
   addAtTimesIm2col(A: Float32Array, P: number, x: Float32Array, g: ConvGeometry, dW: Float32Array): void;
-  /** img (N,C,H,W) += col2im(A · W), A (R,P), W (P,CKK). */
+  /** img (N,C,H,W) += col2im((A as rows) · W), A (N,P,OH,OW), W (P,CKK). */
   addCol2imOfProduct(A: Float32Array, P: number, w: Float32Array, g: ConvGeometry, img: Float32Array): void;
 }
 
-/** R (rows of patches) and CKK (their length) of a geometry. */
+/** R (rows of patches, one per output position) and CKK (their length) of a geometry. */
 export function patchDims(g: ConvGeometry): { R: number; CKK: number } {
   return { R: g.N * g.OH * g.OW, CKK: g.C * g.KH * g.KW };
 }
 
+/** (N, C, S) channel-major -> (N*S, C), a row per position. */
+export function nchwToRows(x: Float32Array, N: number, C: number, S: number, rows: Float32Array): void {
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const src = (n * C + c) * S;
+      const dst = n * S * C + c;
+      for (let s = 0; s < S; s++) rows[dst + s * C] = x[src + s]!;
+    }
+}
+
+/** (N*S, C) rows -> (N, C, S), plus bias[c] (if given) on channel c; `add` accumulates into `out`. */
+export function rowsToNchw(rows: Float32Array, N: number, C: number, S: number, out: Float32Array, bias?: Float32Array, add = false): void {
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const dst = (n * C + c) * S;
+      const src = n * S * C + c;
+      const b = bias ? bias[c]! : 0;
+      if (add) for (let s = 0; s < S; s++) out[dst + s]! += rows[src + s * C]! + b;
+      else for (let s = 0; s < S; s++) out[dst + s] = rows[src + s * C]! + b;
+    }
+}
+
 export const referenceLowering: ConvLowering = {
-  im2colTimesWt(x, g, w, P, out) {
+  im2colTimesWt(x, g, w, P, out, opts = {}) {
     const { R, CKK } = patchDims(g);
     const cols = allocForOverwrite(R * CKK);
     im2col(x, g, cols);
-    gemm(false, true, R, P, CKK, cols, w, out, false);
+    const rows = allocForOverwrite(R * P);
+    gemm(false, true, R, P, CKK, cols, w, rows, false);
+    rowsToNchw(rows, g.N, P, g.OH * g.OW, out, opts.bias, opts.accumulate);
   },
   addAtTimesIm2col(A, P, x, g, dW) {
     const { R, CKK } = patchDims(g);
+    const rows = allocForOverwrite(R * P);
+    nchwToRows(A, g.N, P, g.OH * g.OW, rows);
     const cols = allocForOverwrite(R * CKK);
     im2col(x, g, cols);
-    gemm(true, false, P, CKK, R, A, cols, dW, true);
+    gemm(true, false, P, CKK, R, rows, cols, dW, true);
   },
   addCol2imOfProduct(A, P, w, g, img) {
     const { R, CKK } = patchDims(g);
+    const rows = allocForOverwrite(R * P);
+    nchwToRows(A, g.N, P, g.OH * g.OW, rows);
     const cols = allocForOverwrite(R * CKK);
-    gemm(false, false, R, CKK, P, A, w, cols, false);
+    gemm(false, false, R, CKK, P, rows, w, cols, false);
     col2im(cols, g, img);
   },
 };

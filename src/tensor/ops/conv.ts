@@ -12,9 +12,10 @@
  *   backward  dx += (im2col(dy) · Wᵀ) as NCHW   (a conv2d of dy)
  *             dW += rowsᵀ · im2col(dy)
  *
- * Each line with im2col or col2im is one call of the active kernel's lowering
- * (kernels/conv-lowering.ts): the SIMD kernel runs it in its WebAssembly memory, so the cols
- * matrix never crosses into JavaScript, and backward makes cols again from x rather than keep it.
+ * Each line with im2col or col2im, with the layout changes between NCHW and rows around it, is
+ * one call of the active kernel's lowering (kernels/conv-lowering.ts): the SIMD kernel runs it in
+ * its WebAssembly memory, so the cols matrix never crosses into JavaScript, and backward makes
+ * cols again from x rather than keep it.
  *
  * Worked shapes, the conv generator's first upsampling layer (kernel 4, stride 2, padding 1):
  *   x (64, 64, 7, 7), w (64, 32, 4, 4): OH = (7-1)*2 - 2*1 + 4 = 14, so y is (64, 32, 14, 14)
@@ -32,40 +33,6 @@ import { Tensor, shapeStr } from "../tensor.js";
 export interface ConvOptions {
   stride?: number;
   padding?: number;
-}
-
-/**
- * (N, C, S) channel-major -> (N*S, C) row per position; `add` accumulates into `out`. With `sums`,
- * also adds each channel's total into sums[c] (a bias gradient, in the same pass).
- */
-function nchwToRows(x: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false, sums?: Float32Array): void {
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) {
-      const src = (n * C + c) * S;
-      const dst = n * S * C + c;
-      if (add) for (let s = 0; s < S; s++) out[dst + s * C]! += x[src + s]!;
-      else if (sums) {
-        let t = 0;
-        for (let s = 0; s < S; s++) {
-          const v = x[src + s]!;
-          out[dst + s * C] = v;
-          t += v;
-        }
-        sums[c]! += t;
-      } else for (let s = 0; s < S; s++) out[dst + s * C] = x[src + s]!;
-    }
-}
-
-/** (N*S, C) rows -> (N, C, S); `add` accumulates into `out`; `bias` (C), if given, is added to channel c. */
-function rowsToNchw(rows: Float32Array, N: number, C: number, S: number, out: Float32Array, add = false, bias?: Float32Array): void {
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) {
-      const dst = (n * C + c) * S;
-      const src = n * S * C + c;
-      const b = bias ? bias[c]! : 0;
-      if (add) for (let s = 0; s < S; s++) out[dst + s]! += rows[src + s * C]!;
-      else for (let s = 0; s < S; s++) out[dst + s] = rows[src + s * C]! + b;
-    }
 }
 
 /** Adds b[c] to every position of channel c of (N, C, S). */
@@ -113,18 +80,14 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
   if (OH < 1 || OW < 1) throw new Error(`conv2d: kernel ${KH}x${KW} larger than padded input ${shapeStr(x.shape)}`);
   const geom: ConvGeometry = { N, C, H, W, KH, KW, stride, pad, OH, OW };
   const S = OH * OW;
-  const R = N * S;
   const lower = convLowering();
-  const rows = allocForOverwrite(R * O);
-  lower.im2colTimesWt(x.data, geom, w.data, O, rows); // rows (R,O) = cols (R,CKK) · Wᵀ (CKK,O)
   const out = allocForOverwrite(N * O * S);
-  rowsToNchw(rows, N, O, S, out, false, b?.data); // y = rows as NCHW, + b
+  lower.im2colTimesWt(x.data, geom, w.data, O, out, { bias: b?.data }); // y = im2col(x) · Wᵀ as NCHW, + b
   return Tensor.fromOp("conv2d", [N, O, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
-    const gRows = allocForOverwrite(R * O);
-    nchwToRows(g, N, O, S, gRows, false, b?.requiresGrad ? b.gradBuffer() : undefined); // and db += sums of dy
-    if (w.requiresGrad) lower.addAtTimesIm2col(gRows, O, x.data, geom, w.gradBuffer()); // dW += dRowsᵀ (O,R) · cols (R,CKK)
-    if (x.requiresGrad) lower.addCol2imOfProduct(gRows, O, w.data, geom, x.gradBuffer()); // dx += col2im(dRows (R,O) · W (O,CKK))
+    if (w.requiresGrad) lower.addAtTimesIm2col(g, O, x.data, geom, w.gradBuffer()); // dW += dYᵀ (O,R) · cols (R,CKK)
+    if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, S);
+    if (x.requiresGrad) lower.addCol2imOfProduct(g, O, w.data, geom, x.gradBuffer()); // dx += col2im(dY (R,O) · W (O,CKK))
   });
 }
 
@@ -145,22 +108,14 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
   if (OH < 1 || OW < 1) throw new Error(`convTranspose2d: padding ${pad} leaves no output for ${shapeStr(x.shape)}`);
   // The geometry of the conv2d whose adjoint this is: it maps (N,Cout,OH,OW) to (N,Cin,H,W).
   const geom: ConvGeometry = { N, C: Cout, H: OH, W: OW, KH, KW, stride, pad, OH: H, OW: W };
-  const S = H * W;
-  const R = N * S;
   const lower = convLowering();
-  const rows = allocForOverwrite(R * Cin);
-  nchwToRows(x.data, N, Cin, S, rows);
   const out = alloc(N * Cout * OH * OW);
-  lower.addCol2imOfProduct(rows, Cin, w.data, geom, out); // y = col2im(rows (R,Cin) · W (Cin,CKK))
+  lower.addCol2imOfProduct(x.data, Cin, w.data, geom, out); // y = col2im(x as rows (R,Cin) · W (Cin,CKK))
   if (b) addChannelBias(out, b.data, N, Cout, OH * OW);
   return Tensor.fromOp("convTranspose2d", [N, Cout, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
-    if (w.requiresGrad) lower.addAtTimesIm2col(rows, Cin, g, geom, w.gradBuffer()); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
+    if (w.requiresGrad) lower.addAtTimesIm2col(x.data, Cin, g, geom, w.gradBuffer()); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Cout, OH * OW);
-    if (x.requiresGrad) {
-      const gRows = allocForOverwrite(R * Cin);
-      lower.im2colTimesWt(g, geom, w.data, Cin, gRows); // dRows (R,Cin) = im2col(dy) (R,CKK) · Wᵀ (CKK,Cin)
-      rowsToNchw(gRows, N, Cin, S, x.gradBuffer(), true);
-    }
+    if (x.requiresGrad) lower.im2colTimesWt(g, geom, w.data, Cin, x.gradBuffer(), { accumulate: true }); // dx += im2col(dy) · Wᵀ as NCHW
   });
 }

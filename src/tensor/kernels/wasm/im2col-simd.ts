@@ -16,7 +16,7 @@
  *   col2im(cols, x, N, C, H, W, KH, KW, S, P, OH, OW)   x (N,C,H,W) += the adjoint of im2col
  * Pointers are byte offsets; sizes are counts of elements.
  */
-import { Code, i32 } from "./emit.js";
+import { Code, f32, i32 } from "./emit.js";
 
 /** Which of the two: im2col copies image runs into cols, col2im adds cols runs into the image. */
 type Direction = "im2col" | "col2im";
@@ -98,4 +98,58 @@ export function emitIm2col(): Code {
 /** col2im(cols, x, N, C, H, W, KH, KW, S, P, OH, OW): see the header. */
 export function emitCol2im(): Code {
   return emitLowering("col2im");
+}
+
+/**
+ * nchwToRows(x, rows, N, C, S): rows (N*S, C) = x (N, C, S) with each position's channels made a
+ * row: rows[(n*S + s)*C + c] = x[(n*C + c)*S + s]. The layout change around a lowered product,
+ * whose rows are positions and whose columns are channels.
+ */
+export function emitNchwToRows(): Code {
+  return emitLayout("toRows");
+}
+
+/**
+ * rowsToNchw(rows, x, N, C, S, bias): the inverse, x[(n*C + c)*S + s] = rows[(n*S + s)*C + c],
+ * plus bias[c] when the bias pointer is not 0.
+ */
+export function emitRowsToNchw(): Code {
+  return emitLayout("toNchw");
+}
+
+/** Both layout changes: the NCHW side is walked in order, the rows side with a stride of C floats. */
+function emitLayout(dir: "toRows" | "toNchw"): Code {
+  const f = dir === "toNchw" ? new Code([i32, i32, i32, i32, i32, i32]) : new Code([i32, i32, i32, i32, i32]);
+  const [src, dst, N, C, S] = [0, 1, 2, 3, 4];
+  const bias = 5; // toNchw only
+  const [n, c, s] = [f.local(i32), f.local(i32), f.local(i32)];
+  const pNchw = f.local(i32); // walks the NCHW side in order
+  const pRows = f.local(i32); // rows[(n*S + 0)*C + c], then down the column by C floats
+  const rowBase = f.local(i32); // rows[(n*S)*C]
+  const stride = f.local(i32); // C*4 bytes
+  const b = f.local(f32);
+  const nchw = dir === "toRows" ? src : dst;
+  const rows = dir === "toRows" ? dst : src;
+  const loop = (v: number, bound: number, body: () => void): void => {
+    f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
+    body();
+    f.inc(v, 1).br(0).end().end();
+  };
+  f.get(C).i32(4).mul().set(stride);
+  f.get(nchw).set(pNchw);
+  f.get(rows).set(rowBase);
+  f.f32Const(0).set(b);
+  loop(n, N, () => {
+    loop(c, C, () => {
+      f.get(rowBase).get(c).i32(4).mul().add().set(pRows);
+      if (dir === "toNchw") f.get(bias).if().get(bias).get(c).i32(4).mul().add().f32Load().set(b).end();
+      loop(s, S, () => {
+        if (dir === "toRows") f.get(pRows).get(pNchw).f32Load().f32Store();
+        else f.get(pNchw).get(pRows).f32Load().get(b).f32Add().f32Store();
+        f.inc(pNchw, 4).incBy(pRows, stride);
+      });
+    });
+    f.get(rowBase).get(S).get(stride).mul().add().set(rowBase);
+  });
+  return f;
 }

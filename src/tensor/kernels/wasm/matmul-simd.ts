@@ -25,7 +25,7 @@ import type { ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
-import { emitCol2im, emitIm2col } from "./im2col-simd.js";
+import { emitCol2im, emitIm2col, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
 import type { SpawnWorker } from "./pool.js";
 import { CONTROL_BYTES, WorkerPool } from "./pool.js";
 
@@ -100,6 +100,9 @@ export interface KernelExports {
   /** kernels/wasm/im2col-simd.ts: cols (N*OH*OW, C*KH*KW) from an image, and its adjoint (+=). */
   im2col(x: number, cols: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
   col2im(cols: number, x: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
+  /** (N,C,S) <-> (N*S,C), im2col-simd.ts; rowsToNchw adds bias[c] unless the bias pointer is 0. */
+  nchwToRows(x: number, rows: number, N: number, C: number, S: number): void;
+  rowsToNchw(rows: number, x: number, N: number, C: number, S: number, bias: number): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,10 +333,13 @@ function emitPackT(w: number): Code {
 /** The kernel module for one blocking: its functions over an imported memory env.memory. */
 export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   checkBlocking(bl);
-  // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-7 the convolution lowerings.
-  const fns = [emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr), emitIm2col(), emitCol2im()];
+  // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings.
+  const fns = [
+    emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
+    emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
+  ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
-    macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7,
+    macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
   });
 }
 
@@ -542,36 +548,43 @@ class SimdKernel implements SimdMatmul {
 
   /**
    * The convolution lowerings (conv-lowering.ts) done in this kernel's memory: the image and the
-   * operands are copied in, im2col or col2im runs in wasm (im2col-simd.ts) on the calling thread,
-   * the product on every thread, and only the product's result (or the image) is copied out.
+   * operands are copied in; im2col or col2im and the layout changes between NCHW and rows run in
+   * wasm (im2col-simd.ts) on the calling thread, the product on every thread; only the NCHW result
+   * (or the image) is copied out.
    */
   readonly conv: ConvLowering = {
-    im2colTimesWt: (x, g, w, P, out) => {
+    im2colTimesWt: (x, g, w, P, out, opts = {}) => {
       const { R, CKK } = patchDims(g);
-      const [px, pw, pcols, pout] = this.regions(imageSize(g), P * CKK, R * CKK, R * P);
+      const bias = opts.bias;
+      const [px, pw, pcols, prows, pout, pbias] = this.regions(imageSize(g), P * CKK, R * CKK, R * P, R * P, bias ? P : 0);
       this.copyIn(x, px, imageSize(g));
       this.copyIn(w, pw, P * CKK);
+      if (bias) this.copyIn(bias, pbias, P);
       this.ex.im2col(px, pcols, ...geometryArgs(g));
-      this.product({ transA: false, transB: true, M: R, N: P, K: CKK, a: pcols, b: pw, c: pout, accumulate: false });
-      this.copyOut(pout, out, R * P);
+      this.product({ transA: false, transB: true, M: R, N: P, K: CKK, a: pcols, b: pw, c: prows, accumulate: false });
+      this.ex.rowsToNchw(prows, pout, g.N, P, g.OH * g.OW, bias ? pbias : 0);
+      if (opts.accumulate) this.addOut(pout, out, R * P);
+      else this.copyOut(pout, out, R * P);
     },
     addAtTimesIm2col: (A, P, x, g, dW) => {
       const { R, CKK } = patchDims(g);
-      const [pa, px, pcols, pdw] = this.regions(R * P, imageSize(g), R * CKK, P * CKK);
-      this.copyIn(A, pa, R * P);
+      const [pA, prows, px, pcols, pdw] = this.regions(R * P, R * P, imageSize(g), R * CKK, P * CKK);
+      this.copyIn(A, pA, R * P);
       this.copyIn(x, px, imageSize(g));
       this.copyIn(dW, pdw, P * CKK);
+      this.ex.nchwToRows(pA, prows, g.N, P, g.OH * g.OW);
       this.ex.im2col(px, pcols, ...geometryArgs(g));
-      this.product({ transA: true, transB: false, M: P, N: CKK, K: R, a: pa, b: pcols, c: pdw, accumulate: true });
+      this.product({ transA: true, transB: false, M: P, N: CKK, K: R, a: prows, b: pcols, c: pdw, accumulate: true });
       this.copyOut(pdw, dW, P * CKK);
     },
     addCol2imOfProduct: (A, P, w, g, img) => {
       const { R, CKK } = patchDims(g);
-      const [pa, pw, pcols, pimg] = this.regions(R * P, P * CKK, R * CKK, imageSize(g));
-      this.copyIn(A, pa, R * P);
+      const [pA, prows, pw, pcols, pimg] = this.regions(R * P, R * P, P * CKK, R * CKK, imageSize(g));
+      this.copyIn(A, pA, R * P);
       this.copyIn(w, pw, P * CKK);
       this.copyIn(img, pimg, imageSize(g));
-      this.product({ transA: false, transB: false, M: R, N: CKK, K: P, a: pa, b: pw, c: pcols, accumulate: false });
+      this.ex.nchwToRows(pA, prows, g.N, P, g.OH * g.OW);
+      this.product({ transA: false, transB: false, M: R, N: CKK, K: P, a: prows, b: pw, c: pcols, accumulate: false });
       this.ex.col2im(pcols, pimg, ...geometryArgs(g));
       this.copyOut(pimg, img, imageSize(g));
     },
@@ -608,6 +621,12 @@ class SimdKernel implements SimdMatmul {
 
   private copyOut(at: number, dst: Float32Array, n: number): void {
     dst.set(this.f32.subarray(at / 4, at / 4 + n));
+  }
+
+  private addOut(at: number, dst: Float32Array, n: number): void {
+    const f32 = this.f32;
+    const o = at / 4;
+    for (let i = 0; i < n; i++) dst[i]! += f32[o + i]!;
   }
 
   /** Grows the memory to hold `bytes`, and renews the view (a grown buffer is a new object). */
