@@ -133,10 +133,24 @@ describe("train", () => {
     expect(run("generate", "--digit", "1", "--checkpoint", runDir, "--out", join(dir, "from-run.png")).code).toBe(0);
   });
 
+  it("--ema keeps a moving average of the generator, saved beside it, which generate draws from", () => {
+    const emaDir = join(dir, "ema-run");
+    const r = run("train", "--model", "mlp", "--epochs", "1", "--limit-batches", "4", "--n-critic", "2", "--seed", "6", "--eval-every", "0", "--ema", "0.99", "--out", emaDir);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(readFileSync(join(emaDir, "config.json"), "utf8")).ema).toBe(0.99);
+    const avg = join(emaDir, "generator-average.safetensors");
+    expect(existsSync(avg)).toBe(true);
+    expect(readFileSync(avg).equals(readFileSync(join(emaDir, "generator.safetensors")))).toBe(false);
+    const g = run("generate", "--digit", "4", "--checkpoint", avg, "--out", join(dir, "from-average.png"));
+    expect(g.code, g.err).toBe(0);
+  });
+
   it("bad input", () => {
     expectFailure(run("train", "--model", "gru"), 2, /--model must be mlp or conv, got 'gru'/);
     expectFailure(run("train", "--epochs", "0"), 2, /--epochs must be at least 1/);
     expectFailure(run("train", "--resume", runDir, "--lr", "0.1"), 2, /--lr cannot change when resuming/);
+    expectFailure(run("train", "--ema", "1"), 2, /--ema must be 0 \(none\) or a decay below 1, got 1/);
+    expectFailure(run("train", "--resume", runDir, "--ema", "0.9"), 2, /--ema cannot change when resuming/);
     expectFailure(run("train", "--resume", join(dir, "none")), 1, /not a run folder/);
     expectFailure(run("train", "--out", runDir, "--epochs", "1"), 1, /already holds a run/);
   });

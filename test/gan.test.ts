@@ -6,7 +6,9 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
+import { createSimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
 import { loadMnist } from "../src/io/mnist.js";
@@ -20,9 +22,12 @@ import { Training } from "../src/gan/training.js";
 import { createGuide } from "../src/gan/guide.js";
 import { oneHot } from "../src/mnist/batches.js";
 import { RUN_FILES, RunFolder } from "../src/io/run-folder.js";
-import { evaluationReporter } from "../src/io/reports.js";
+import { evaluationReporter, gridReporter } from "../src/io/reports.js";
 import { digitLabels, generateImages, toMnistBytes } from "../src/gan/sampling.js";
 import { Wgan } from "../src/gan/wgan.js";
+import { WeightAverage } from "../src/gan/average.js";
+import type { ConvGenerator } from "../src/gan/models.js";
+import { BatchNorm1d } from "../src/nn/index.js";
 import { createEvaluator } from "../src/io/evaluator.js";
 import { IMAGE_SIZE } from "../src/mnist/image.js";
 import { onEveryBackend } from "./backends.js";
@@ -181,6 +186,86 @@ describe("buffers recycled between steps", () => {
         expect(firstBitDifference(poisoned[0]!, clean[0]!), "G").toBe(-1);
         expect(firstBitDifference(poisoned[1]!, clean[1]!), "D").toBe(-1);
       });
+});
+
+describe("the moving average of the generator's weights (--ema)", () => {
+  // Re-estimating batch norm draws 10,240 samples per epoch: on the SIMD kernel, not the JS one.
+  let simd: Awaited<ReturnType<typeof createSimdMatmul>> | undefined;
+  beforeAll(async () => {
+    simd = await createSimdMatmul({ threads: 1 });
+    setMatmulKernel(simd);
+  });
+  afterAll(async () => {
+    setMatmulKernel(matmulBlocked);
+    await simd?.dispose();
+  });
+
+  it("follows avg = d avg + (1 - d) w with d = min(decay, (1 + t) / (10 + t)), and starts as the generator", () => {
+    const G = createGenerator("mlp", 100, new Prng(1));
+    const avg = new WeightAverage(createGenerator("mlp", 100, new Prng(2)), G, 0.5);
+    expect(firstBitDifference(avg.average.pack().data, G.pack().data)).toBe(-1);
+    const a0 = avg.average.pack().data.slice();
+    const w = G.pack().data;
+    new Prng(3).fillUniform(w, -1, 1); // the generator moves
+    avg.update(G, 0); // d = min(0.5, 1/10) = 0.1
+    const a1 = avg.average.pack().data;
+    for (const i of [0, 17, 5000, a1.length - 1]) expect(a1[i]).toBe(Math.fround(0.1 * a0[i]! + 0.9 * w[i]!));
+    const before = a1.slice();
+    avg.update(G, 100); // d = min(0.5, 101/110) = 0.5
+    for (const i of [0, 17, 5000]) expect(avg.average.pack().data[i]).toBe(Math.fround(0.5 * before[i]! + 0.5 * w[i]!));
+  });
+
+  it("re-estimates batch norm's statistics as the mean over its batches, deterministically", () => {
+    const G = createGenerator("conv", 100, new Prng(4)) as ConvGenerator;
+    const avg = new WeightAverage(createGenerator("conv", 100, new Prng(5)), G, 0.999);
+    avg.recalibrate(77, 3, 16);
+    const A = avg.average as ConvGenerator;
+    const bn = A.fc.layers[1] as BatchNorm1d;
+    // The same draws, replayed: the first batch-norm layer sees Linear([z, y]); its running mean must be
+    // the mean of the three batches' means, which with equal batches is the mean over all 48 inputs.
+    const prng = new Prng(77);
+    const sum = new Float64Array(bn.numFeatures);
+    T.noGrad(() => {
+      for (let k = 0; k < 3; k++) {
+        const z = new T.Tensor([16, 100], prng.fillNormal(T.alloc(1600)));
+        const digits = new Uint8Array(16).map(() => prng.int(10));
+        const h = A.fc.layers[0]!.forward(T.concat([z, new T.Tensor([16, 10], oneHot(digits))], 1));
+        for (let i = 0; i < h.data.length; i++) sum[i % bn.numFeatures]! += h.data[i]!;
+      }
+    });
+    const want = Float32Array.from(sum, (s) => s / 48);
+    expect(maxRelDiff(bn.runningMean.data, want)).toBeLessThan(1e-5);
+    expect(bn.momentum).toBe(bn.defaultMomentum); // put back
+    const first = bn.runningVar.data.slice();
+    avg.recalibrate(77, 3, 16);
+    expect(firstBitDifference(bn.runningVar.data, first)).toBe(-1);
+  });
+
+  it("a run with --ema resumes bit-exactly, average and grids included, and samples from the average", () => {
+    const dir = join(tmp, "ema");
+    const config: TrainConfig = { ...DEFAULT_CONFIG, model: "conv", epochs: 2, batch: 8, limitBatches: 4, seed: 12, ema: 0.9 };
+    const data = subset(64);
+    const straight = RunFolder.create(join(dir, "straight"), config);
+    const quick = { recalibrationBatches: 2 };
+    const a = straight.training(data, quick);
+    for (let e = 0; e < 2; e++) {
+      a.trainEpoch();
+      straight.endEpoch(a, [gridReporter()]);
+    }
+    expect(a.sampler()).toBe(a.average!.average);
+    const first = RunFolder.create(join(dir, "resumed"), config);
+    const b = first.training(data, quick);
+    b.trainEpoch();
+    first.endEpoch(b, [gridReporter()]);
+    const again = RunFolder.open(join(dir, "resumed"));
+    const c = again.training(data, quick);
+    c.trainEpoch();
+    again.endEpoch(c, [gridReporter()]);
+    for (const f of [RUN_FILES.generator, RUN_FILES.generatorAverage, RUN_FILES.state, "samples/epoch-002.png"])
+      expect(firstBitDifference(readFileSync(join(dir, "resumed", f)), readFileSync(join(dir, "straight", f))), f).toBe(-1);
+    // the average is not the generator as trained
+    expect(firstBitDifference(readFileSync(join(dir, "straight", RUN_FILES.generatorAverage)), readFileSync(join(dir, "straight", RUN_FILES.generator)))).not.toBe(-1);
+  });
 });
 
 describe("the guided recipe", () => {

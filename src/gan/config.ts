@@ -45,6 +45,11 @@ export interface TrainConfig {
   evalPerDigit: number;
   /** Folder of the MNIST IDX files the run trains and is judged on; null for the bundled copy. */
   data: string | null;
+  /**
+   * Decay of the moving average of the generator's weights (gan/average.ts) that the run's grids,
+   * evaluations and generator-average.safetensors use; 0: none, they use the generator as trained.
+   */
+  ema: number;
 }
 
 /** `train`'s defaults: the guided recipe on the conv model, with the WGAN paper's clip and batch. */
@@ -61,6 +66,7 @@ export const DEFAULT_CONFIG: Omit<TrainConfig, "seed"> = {
   evalEvery: 1,
   evalPerDigit: 1000,
   data: null,
+  ema: 0,
 };
 
 /** Settings a resumed run may change: none of them alter the training arithmetic or its data. */
@@ -85,6 +91,7 @@ export function validateConfig(input: unknown, where = "config"): TrainConfig {
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw new Error(`${where}: not a JSON object`);
   const c = { ...(input as Partial<TrainConfig>) } as TrainConfig;
   c.data ??= null;
+  c.ema ??= 0; // written before the average existed
   // a config.json written before recipes existed describes a plain run
   c.recipe ??= "plain";
   c.guideWeight ??= 0;
@@ -103,6 +110,7 @@ export function validateConfig(input: unknown, where = "config"): TrainConfig {
   if (!Number.isInteger(c.evalPerDigit) || c.evalPerDigit < 1) bad("evalPerDigit", `must be a positive integer, got ${c.evalPerDigit}`);
   if (c.limitBatches !== null && (!Number.isInteger(c.limitBatches) || c.limitBatches < 1))
     bad("limitBatches", `must be a positive integer, got ${c.limitBatches}`);
+  if (!(typeof c.ema === "number" && c.ema >= 0 && c.ema < 1)) bad("ema", `must be 0 (none) or a decay below 1, got ${c.ema}`);
   if (c.data !== null && (typeof c.data !== "string" || c.data === "")) bad("data", `must be a folder name or null, got ${JSON.stringify(c.data)}`);
   return c;
 }

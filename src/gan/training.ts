@@ -12,8 +12,19 @@ import type { BatchSource } from "../mnist/batches.js";
 import type { TrainConfig } from "./config.js";
 import { createGuide } from "./guide.js";
 import { createCritic, createGenerator } from "./models.js";
+import type { Generator } from "./models.js";
+import { WeightAverage } from "./average.js";
 import { Wgan } from "./wgan.js";
 import type { StepLosses } from "./wgan.js";
+
+/** Settings that do not change the training arithmetic. */
+export interface TrainingOptions {
+  /** Batches of 256 random (z, y) that re-estimate the average's batch norm (default 40; fewer for quick tests). */
+  recalibrationBatches?: number;
+}
+
+/** Seed offset of the average's batch-norm re-estimation: apart from the training stream. */
+const RECALIBRATION_SEED_OFFSET = 0xba7c;
 
 /** One line of losses.jsonl: a critic step, and the generator step after it if one ran. */
 export interface LossRecord {
@@ -67,14 +78,34 @@ export class Training {
    * A fresh run: G, D (and the guided recipe's guide C), their optimizers and the batch order, all
    * drawn from one PRNG seeded by `config.seed`.
    */
-  constructor(readonly config: TrainConfig, data: BatchSource) {
+  constructor(readonly config: TrainConfig, data: BatchSource, private readonly opts: TrainingOptions = {}) {
     const prng = new Prng(config.seed);
     const G = createGenerator(config.model, config.latent, prng);
     const D = createCritic(config.model, prng);
     const C = config.recipe === "guided" ? createGuide(config.model, prng) : null;
     this.wgan = new Wgan(G, D, prng, config, C);
     this.batcher = new Batcher(data, prng, { batchSize: config.batch });
+    // the average's twin draws its (overwritten) initial weights from a PRNG of its own: the run's is untouched
+    this.average = config.ema > 0 ? new WeightAverage(createGenerator(config.model, config.latent, new Prng(0)), G, config.ema) : null;
   }
+
+  /** The moving average of the generator's weights (`config.ema` > 0), or null. */
+  readonly average: WeightAverage | null;
+
+  /**
+   * The generator that draws the run's grids and evaluations: the average, its batch-norm
+   * statistics re-estimated for this epoch (a PRNG of its own, seeded by the run's seed and the
+   * epoch, so it never perturbs training), or the generator as trained.
+   */
+  sampler(): Generator {
+    if (!this.average) return this.wgan.G;
+    if (this.recalibratedAt !== this.epoch) {
+      this.average.recalibrate(this.config.seed + RECALIBRATION_SEED_OFFSET + this.epoch, this.opts.recalibrationBatches);
+      this.recalibratedAt = this.epoch;
+    }
+    return this.average.average;
+  }
+  private recalibratedAt = -1;
 
   /** Batches the coming epoch trains on. */
   batchesThisEpoch(): number {
@@ -92,7 +123,10 @@ export class Training {
     for (const batch of this.batcher.epoch()) {
       if (done >= total) break;
       last = this.wgan.step(batch.images, batch.oneHot, batch.index);
-      if (last.generatorLoss !== null) lastG = last.generatorLoss;
+      if (last.generatorLoss !== null) {
+        lastG = last.generatorLoss;
+        this.average?.update(this.wgan.G, this.wgan.generatorSteps - 1);
+      }
       this.losses.push({
         step: this.wgan.criticSteps, epoch: this.epoch, critic_loss: last.criticLoss,
         wasserstein: last.wasserstein, generator_loss: last.generatorLoss,

@@ -25,7 +25,7 @@ export function gridReporter(): EpochReporter {
   return (t, dir) => {
     noise ??= gridNoise(t.config);
     const path = join(dir, RUN_FILES.samples, `epoch-${String(t.epoch).padStart(3, "0")}.png`);
-    const images = generateImages(t.wgan.G, digitLabels(NUM_CLASSES), t.wgan.prng, noise);
+    const images = generateImages(t.sampler(), digitLabels(NUM_CLASSES), t.wgan.prng, noise);
     writeImageGrid(path, images, { rows: NUM_CLASSES, cols: NUM_CLASSES, scale: 2 });
   };
 }
@@ -57,7 +57,7 @@ export function evaluationReporter(evaluator: () => Evaluator): EpochReporter {
     const { evalEvery: k, evalPerDigit, epochs, seed } = t.config;
     if (!(k > 0 && (t.epoch % k === 0 || t.epoch === epochs))) return;
     const labels = digitLabels(evalPerDigit);
-    const s = evaluator().score(generateImages(t.wgan.G, labels, new Prng(seed + EVAL_SEED_OFFSET)), labels);
+    const s = evaluator().score(generateImages(t.sampler(), labels, new Prng(seed + EVAL_SEED_OFFSET)), labels);
     const rec: MetricsRecord = {
       epoch: t.epoch, step: t.wgan.criticSteps, conditional_accuracy: s.conditional_accuracy,
       fid: s.fid, classifier_score: s.classifier_score, diversity: s.diversity,

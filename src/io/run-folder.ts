@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { validateConfig } from "../gan/config.js";
 import type { ResumeChangeable, TrainConfig } from "../gan/config.js";
 import { Training } from "../gan/training.js";
-import type { LossRecord, MetricsRecord, TrainingState } from "../gan/training.js";
+import type { LossRecord, MetricsRecord, TrainingOptions, TrainingState } from "../gan/training.js";
 import type { BatchSource } from "../mnist/batches.js";
 import { loadModule, loadOptimizer, saveModule, saveOptimizer } from "./checkpoint.js";
 import { ensureDir, writeFileAtomic } from "./files.js";
@@ -19,6 +19,8 @@ export const RUN_FILES = {
   config: "config.json",
   state: "state.json",
   generator: "generator.safetensors",
+  /** The moving average of the generator's weights (--ema), its batch norm re-estimated. */
+  generatorAverage: "generator-average.safetensors",
   critic: "critic.safetensors",
   optimG: "optim-generator.safetensors",
   optimD: "optim-critic.safetensors",
@@ -53,8 +55,8 @@ export class RunFolder {
   }
 
   /** A fresh `Training` for a new run, or one restored to the last completed epoch for a resumed one. */
-  training(data: BatchSource): Training {
-    const t = new Training(this.config, data);
+  training(data: BatchSource, opts: TrainingOptions = {}): Training {
+    const t = new Training(this.config, data, opts);
     if (!this.resuming) return t;
     const statePath = join(this.dir, RUN_FILES.state);
     if (!existsSync(statePath)) throw new Error(`${this.dir}: no completed epoch to resume from (no ${RUN_FILES.state})`);
@@ -69,6 +71,7 @@ export class RunFolder {
     ];
     if (C && optC)
       metas.push([RUN_FILES.guide, loadModule(at(RUN_FILES.guide), C)], [RUN_FILES.optimC, loadOptimizer(at(RUN_FILES.optimC), optC)]);
+    if (t.average) metas.push([RUN_FILES.generatorAverage, loadModule(at(RUN_FILES.generatorAverage), t.average.average)]);
     for (const [name, meta] of metas)
       if (meta.epoch !== String(state.epoch))
         throw new Error(`${at(name)}: from epoch ${meta.epoch}, but ${RUN_FILES.state} is at epoch ${state.epoch} (interrupted save?)`);
@@ -91,6 +94,8 @@ export class RunFolder {
       step: String(t.wgan.criticSteps), generator_steps: String(t.wgan.generatorSteps), seed: String(t.config.seed),
     });
     saveModule(at(RUN_FILES.generator), G, meta("generator"));
+    // role "generator": generate, sample and evaluate take it like any generator
+    if (t.average) saveModule(at(RUN_FILES.generatorAverage), t.sampler(), { ...meta("generator"), weights: `moving average, decay ${t.config.ema}` });
     saveModule(at(RUN_FILES.critic), D, meta("critic"));
     saveOptimizer(at(RUN_FILES.optimG), optG, meta("generator-optimizer"));
     saveOptimizer(at(RUN_FILES.optimD), optD, meta("critic-optimizer"));

@@ -28,13 +28,17 @@ export abstract class BatchNorm extends Module implements Layer {
   /** () int64: training forwards so far */
   readonly numBatchesTracked: Buffer;
   readonly eps: number;
-  readonly momentum: number;
+  /** The momentum of the running statistics; re-estimating them (gan/average.ts) changes it for a while. */
+  momentum: number;
+  /** The momentum the layer was made with. */
+  readonly defaultMomentum: number;
   protected abstract readonly inputRank: number;
 
   constructor(readonly numFeatures: number, opts: BatchNormLayerOptions = {}) {
     super();
     this.eps = opts.eps ?? 1e-5;
     this.momentum = opts.momentum ?? 0.1;
+    this.defaultMomentum = this.momentum;
     this.weight = this.param("weight", [numFeatures]);
     this.weight.data.fill(1);
     this.bias = this.param("bias", [numFeatures]);
