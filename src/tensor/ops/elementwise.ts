@@ -58,6 +58,13 @@ function broadcastPlan(op: string, a: readonly number[], b: readonly number[]): 
 /** Sums `g` (outer, mid, inner) over outer and inner into `out` (mid), accumulating with sign. */
 function reduceToMid(g: Float32Array, p: BroadcastPlan, out: Float32Array, sign: number, times?: Float32Array): void {
   const { outer, mid, inner } = p;
+  if (inner === 1) {
+    // b along the last axes: out[m] gathers g[o, m] over o (as binary's forward, no run of one)
+    for (let o = 0, base = 0; o < outer; o++, base += mid)
+      if (times) for (let m = 0; m < mid; m++) out[m]! += sign * g[base + m]! * times[base + m]!;
+      else for (let m = 0; m < mid; m++) out[m]! += sign * g[base + m]!;
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     for (let m = 0; m < mid; m++) {
       let s = 0;
@@ -77,27 +84,39 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   const ad = a.data;
   const bd = b.data;
   const out = allocForOverwrite(ad.length);
-  for (let o = 0; o < outer; o++) {
-    for (let m = 0; m < mid; m++) {
-      const bv = bd[m]!;
-      const base = (o * mid + m) * inner;
-      if (kind === "add") for (let i = base; i < base + inner; i++) out[i] = ad[i]! + bv;
-      else if (kind === "sub") for (let i = base; i < base + inner; i++) out[i] = ad[i]! - bv;
-      else for (let i = base; i < base + inner; i++) out[i] = ad[i]! * bv;
+  if (inner === 1)
+    // b runs along the last axes (same shape, or a bias row): one loop per outer index, b[m] beside
+    // a[o, m]. The general loop below would spend more on a run of one than on the arithmetic.
+    for (let o = 0, base = 0; o < outer; o++, base += mid) {
+      if (kind === "add") for (let m = 0; m < mid; m++) out[base + m] = ad[base + m]! + bd[m]!;
+      else if (kind === "sub") for (let m = 0; m < mid; m++) out[base + m] = ad[base + m]! - bd[m]!;
+      else for (let m = 0; m < mid; m++) out[base + m] = ad[base + m]! * bd[m]!;
     }
-  }
+  else
+    for (let o = 0; o < outer; o++) {
+      for (let m = 0; m < mid; m++) {
+        const bv = bd[m]!;
+        const base = (o * mid + m) * inner;
+        if (kind === "add") for (let i = base; i < base + inner; i++) out[i] = ad[i]! + bv;
+        else if (kind === "sub") for (let i = base; i < base + inner; i++) out[i] = ad[i]! - bv;
+        else for (let i = base; i < base + inner; i++) out[i] = ad[i]! * bv;
+      }
+    }
   return Tensor.fromOp(kind, a.shape, out, [a, b], (y) => {
     const g = y.grad!;
     if (a.requiresGrad) {
       const ga = a.gradBuffer();
       if (kind === "mul") {
         // d(a*b)/da = b, broadcast back over outer and inner
-        for (let o = 0; o < outer; o++)
-          for (let m = 0; m < mid; m++) {
-            const bv = bd[m]!;
-            const base = (o * mid + m) * inner;
-            for (let i = base; i < base + inner; i++) ga[i]! += g[i]! * bv;
-          }
+        if (inner === 1)
+          for (let o = 0, base = 0; o < outer; o++, base += mid) for (let m = 0; m < mid; m++) ga[base + m]! += g[base + m]! * bd[m]!;
+        else
+          for (let o = 0; o < outer; o++)
+            for (let m = 0; m < mid; m++) {
+              const bv = bd[m]!;
+              const base = (o * mid + m) * inner;
+              for (let i = base; i < base + inner; i++) ga[i]! += g[i]! * bv;
+            }
       } else for (let i = 0; i < g.length; i++) ga[i]! += g[i]!;
     }
     if (b.requiresGrad) {
