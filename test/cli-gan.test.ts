@@ -143,6 +143,10 @@ describe("train", () => {
     expect(readFileSync(avg).equals(readFileSync(join(emaDir, "generator.safetensors")))).toBe(false);
     const g = run("generate", "--digit", "4", "--checkpoint", avg, "--out", join(dir, "from-average.png"));
     expect(g.code, g.err).toBe(0);
+    // the run folder itself means the average, as its grids do
+    const f = run("generate", "--digit", "4", "--checkpoint", emaDir, "--out", join(dir, "from-folder.png"));
+    expect(f.code, f.err).toBe(0);
+    expect(f.out).toContain("generator-average.safetensors");
   });
 
   it("bad input", () => {
