@@ -100,7 +100,7 @@ function train(folder: RunFolder, f: Flags, backend: string): void {
     const m = training.metrics.length > judgedBefore ? training.metrics.at(-1) : undefined; // an evaluation was due
     if (m)
       console.log(
-        `  judged by the classifier (${config.evalPerDigit} per digit): accuracy ${m.conditional_accuracy.toFixed(4)}  ` +
+        `  judged by the classifier (${config.evalPerDigit} per digit${config.ema > 0 ? ", the average of weights" : ""}): accuracy ${m.conditional_accuracy.toFixed(4)}  ` +
           `FID ${m.fid.toFixed(2)}  score ${m.classifier_score.toFixed(2)}  diversity ${m.diversity.toFixed(3)}`,
       );
   }
