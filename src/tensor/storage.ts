@@ -20,12 +20,8 @@ let poison = false;
 
 /** A zero-filled float32 buffer of `n` elements. */
 export function alloc(n: number): Float32Array {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
-  if (inScope === null) return new Float32Array(n);
-  const reused = free.get(n)?.pop();
-  const buf = reused ? reused.fill(0) : new Float32Array(n);
-  inScope.push(buf);
-  return buf;
+  const { buf, reused } = take(n);
+  return reused ? buf.fill(0) : buf;
 }
 
 /**
@@ -36,11 +32,17 @@ export function alloc(n: number): Float32Array {
  * pass over memory per op.
  */
 export function allocForOverwrite(n: number): Float32Array {
+  return take(n).buf;
+}
+
+/** A buffer of `n` elements: a recycled one inside a scope when one is free (`reused`), else a new, zeroed one. */
+function take(n: number): { buf: Float32Array; reused: boolean } {
   if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
-  if (inScope === null) return new Float32Array(n);
-  const buf = free.get(n)?.pop() ?? new Float32Array(n);
+  if (inScope === null) return { buf: new Float32Array(n), reused: false };
+  const recycled = free.get(n)?.pop();
+  const buf = recycled ?? new Float32Array(n);
   inScope.push(buf);
-  return buf;
+  return { buf, reused: recycled !== undefined };
 }
 
 /** Runs `fn`, then recycles every buffer allocated during it (see the header). Nested calls join the outer one. */
