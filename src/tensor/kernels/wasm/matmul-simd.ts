@@ -354,8 +354,12 @@ function checkBlocking(bl: Blocking): void {
  * (v128.const; drop). Callers fall back to the JS kernels when it is false.
  */
 export function simdAvailable(): boolean {
+  return validates(new Code([]).f32x4Const(0).drop());
+}
+
+/** Whether this engine accepts a module made of the one function `f` (false without WebAssembly). */
+function validates(f: Code): boolean {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return false;
-  const f = new Code([]).f32x4Const(0).drop();
   try {
     return WebAssembly.validate(moduleBytes({ module: "env", field: "memory", min: 1 }, [f], {}));
   } catch {
@@ -368,13 +372,7 @@ export function simdAvailable(): boolean {
  * behind V8's --experimental-wasm-relaxed-simd, which src/io/wasm-features.ts turns on).
  */
 export function relaxedSimdAvailable(): boolean {
-  if (!simdAvailable()) return false;
-  const f = new Code([]).f32x4Const(0).f32x4Const(0).f32x4Const(0).f32x4RelaxedMadd().drop();
-  try {
-    return WebAssembly.validate(moduleBytes({ module: "env", field: "memory", min: 1 }, [f], {}));
-  } catch {
-    return false;
-  }
+  return simdAvailable() && validates(new Code([]).f32x4Const(0).f32x4Const(0).f32x4Const(0).f32x4RelaxedMadd().drop());
 }
 
 /** Whether worker threads can share a WebAssembly.Memory here (SharedArrayBuffer and Atomics). */
