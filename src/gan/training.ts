@@ -73,6 +73,10 @@ export class Training {
   epoch = 0;
   readonly losses: LossRecord[] = [];
   readonly metrics: MetricsRecord[] = [];
+  /** The moving average of the generator's weights (`config.ema` > 0), or null. */
+  readonly average: WeightAverage | null;
+  /** The epoch the average's batch norm was last re-estimated at (see `sampler`). */
+  private recalibratedAt = -1;
 
   /**
    * A fresh run: G, D (and the guided recipe's guide C), their optimizers and the batch order, all
@@ -89,9 +93,6 @@ export class Training {
     this.average = config.ema > 0 ? new WeightAverage(createGenerator(config.model, config.latent, new Prng(0)), G, config.ema) : null;
   }
 
-  /** The moving average of the generator's weights (`config.ema` > 0), or null. */
-  readonly average: WeightAverage | null;
-
   /**
    * The generator that draws the run's grids and evaluations: the average, its batch-norm
    * statistics re-estimated for this epoch (a PRNG of its own, seeded by the run's seed and the
@@ -105,7 +106,6 @@ export class Training {
     }
     return this.average.average;
   }
-  private recalibratedAt = -1;
 
   /** Batches the coming epoch trains on. */
   batchesThisEpoch(): number {
