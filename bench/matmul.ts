@@ -8,7 +8,7 @@
  * ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
  */
 import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, DEFAULT_BLOCKING, relaxedSimdAvailable, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, defaultBlocking, relaxedSimdAvailable, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { enableRelaxedSimd } from "../src/io/wasm-features.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 import { Prng } from "../src/tensor/prng.js";
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
         console.log("bench:matmul: no relaxed SIMD here, so no simd-fma rows");
         continue;
       }
-      for (const threads of args.simdThreads) simd.push(await createSimdMatmul({ threads, spawn: spawnNodeWorker, blocking: { ...DEFAULT_BLOCKING, fma } }));
+      for (const threads of args.simdThreads) simd.push(await createSimdMatmul({ threads, spawn: spawnNodeWorker, blocking: defaultBlocking(fma) }));
     }
   const kernels: (MatmulKernel & { threads?: number })[] = [...args.kernels, ...simd];
   // Naive is slow (about 0.5 s per conv-sized product), so it gets the minimum 5 runs; the fast

@@ -39,6 +39,61 @@ describe("autograd", () => {
     expect([...x.grad!]).toEqual(once.map((v) => Math.fround(2 * v)));
   });
 
+  it("through a reshape or an addition, whose gradient buffer an input takes over: each pass counted once, whatever the order", () => {
+    // x -> h = 2x (an op's result, whose gradient the reshape's buffer becomes) -> reshape:
+    // dL/dx = 2u; a second backward adds 2u once more
+    const u = T.tensor([4], [1, -1, 2, 0.5]);
+    const x = T.tensor([2, 2], [1, 2, 3, 4], true);
+    const alone = T.sum(T.mul(T.reshape(T.mulScalar(x, 2), [4]), u));
+    alone.backward();
+    expect([...x.grad!]).toEqual([2, -2, 4, 1]);
+    alone.backward();
+    expect([...x.grad!]).toEqual([4, -4, 8, 2]);
+    // h also used directly, the reshape's branch first or second in the graph: dL/dh = u + 3, dL/dx
+    // = 2u + 6; and a leaf reshaped directly (its gradient must survive the next pass's zeroing)
+    for (const reshapeFirst of [true, false]) {
+      const z = T.tensor([2, 2], [0.5, 1, 1.5, 2], true);
+      const h = T.mulScalar(z, 2);
+      const viaReshape = T.sum(T.mul(T.reshape(h, [4]), u));
+      const direct = T.sum(T.mulScalar(h, 3));
+      const loss = reshapeFirst ? T.add(viaReshape, direct) : T.add(direct, viaReshape);
+      loss.backward();
+      expect([...z.grad!], `reshape first: ${reshapeFirst}`).toEqual([8, 4, 10, 7]);
+      loss.backward();
+      expect([...z.grad!], `reshape first: ${reshapeFirst}`).toEqual([16, 8, 20, 14]);
+    }
+    for (const reshapeFirst of [true, false]) {
+      const z = T.tensor([2, 2], [1, 2, 3, 4], true);
+      const viaReshape = T.sum(T.mul(T.reshape(z, [4]), u));
+      const direct = T.sum(T.mulScalar(z, 3));
+      const loss = reshapeFirst ? T.add(viaReshape, direct) : T.add(direct, viaReshape);
+      loss.backward();
+      expect([...z.grad!], `reshape first: ${reshapeFirst}`).toEqual([4, 2, 5, 3.5]);
+      loss.backward();
+      expect([...z.grad!], `reshape first: ${reshapeFirst}`).toEqual([8, 4, 10, 7]);
+    }
+    // the same through an addition, whose first input takes the output's gradient buffer (a + a too)
+    for (const reshapeFirst of [true, false]) {
+      const z = T.tensor([4], [0.5, 1, 1.5, 2], true);
+      const h = T.mulScalar(z, 2);
+      const viaAdd = T.sum(T.mul(T.add(h, T.tensor([4], [9, 9, 9, 9])), u));
+      const direct = T.sum(T.mulScalar(h, 3));
+      const loss = reshapeFirst ? T.add(viaAdd, direct) : T.add(direct, viaAdd);
+      loss.backward();
+      loss.backward();
+      expect([...z.grad!], `add first: ${reshapeFirst}`).toEqual([16, 8, 20, 14]);
+    }
+    const w = T.tensor([2], [1, 2], true);
+    const twice = T.sum(T.mul(T.add(T.mulScalar(w, 1), T.mulScalar(w, 1)), T.tensor([2], [3, 5])));
+    twice.backward();
+    expect([...w.grad!]).toEqual([6, 10]);
+    // with the input's gradient already there, the reshape's is added into it, not put in its place
+    const y = T.tensor([3], [1, 2, 3], true);
+    y.gradBuffer().fill(1);
+    T.sum(T.mulScalar(T.reshape(y, [1, 3]), 2)).backward();
+    expect([...y.grad!]).toEqual([3, 3, 3]);
+  });
+
   it("noGrad records nothing", () => {
     const w = T.tensor([2, 2], [1, 2, 3, 4], true);
     const y = T.noGrad(() => T.relu(T.matmul(w, w)));

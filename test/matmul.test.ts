@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, DEFAULT_BLOCKING, relaxedSimdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, defaultBlocking, relaxedSimdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
@@ -26,15 +26,15 @@ function reference(ta: boolean, tb: boolean, M: number, N: number, K: number, A:
 }
 
 // Past matmulBlocked's blocks (MC 64, KC 256, NC 512) and its 2x4 tile; past the SIMD kernel's
-// blocks (MC 128, KC 256, NC 512, checked below) and its 4x8 tile.
+// blocks (MC 128 or 126, KC 256, NC 512, checked below) and its 4x8 and 6x8 tiles.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 7, 5], [7, 1, 5], [5, 6, 1], [1, 300, 1], [13, 17, 19],
   [4, 4, 4], [65, 33, 129], [70, 260, 131], [3, 513, 257],
   [4, 8, 3], [129, 9, 257], [131, 1, 6], [9, 517, 2], [133, 23, 1],
 ];
 
-/** The SIMD kernel's blocks, which the shapes above step just past. */
-const SIMD_BLOCKS = { mr: 4, nr: 8, mc: 128, kc: 256, nc: 512, unroll: 1 };
+/** The SIMD kernel's blocks, which the shapes above step just past: 4x8 tiles with mul + add, 6x8 with the multiply-add. */
+const SIMD_BLOCKS = (fma: boolean) => ({ mr: fma ? 6 : 4, nr: 8, mc: fma ? 126 : 128, kc: 256, nc: 512, unroll: 1, fma });
 
 /**
  * The suite for one kernel; `get` returns it once created (the SIMD kernels are created in a
@@ -90,19 +90,38 @@ for (const fma of FMA_FORMS)
       let kernel: SimdMatmul | undefined;
       // minParallelWork 0: with two threads, every product is split, down to 1x1x1.
       beforeAll(async () => {
-        kernel = await createSimdMatmul({ threads, spawn: spawnNodeWorker, minParallelWork: 0, blocking: { ...DEFAULT_BLOCKING, fma } });
+        kernel = await createSimdMatmul({ threads, spawn: spawnNodeWorker, minParallelWork: 0, blocking: defaultBlocking(fma) });
       });
       afterAll(async () => {
         await kernel?.dispose();
       });
       it("has the blocks the shapes of this suite step past", () => {
-        expect(kernel!.blocking).toEqual({ ...SIMD_BLOCKS, fma });
+        expect(kernel!.blocking).toEqual(SIMD_BLOCKS(fma));
         expect(kernel!.name).toBe(fma ? "simd-fma" : "simd");
         expect(kernel!.threads).toBe(threads);
       });
       kernelSuite(() => kernel!);
     });
   }
+
+describe("the simd kernel's packing, for every even tile height", () => {
+  // Tiles of 4k rows pack A in 4x4 transposes; 4k+2 rows add a 2x4 block (and an i64 copy when A
+  // is transposed). A wrong lane or offset there misplaces A's last rows in every full strip.
+  for (const mr of [2, 4, 6, 10])
+    it(`${mr}x8 tiles give the reference's product in every transpose variant`, async () => {
+      const k = await createSimdMatmul({ threads: 1, blocking: { mr, nr: 8, mc: mr * 5, kc: 64, nc: 32, unroll: 1, fma: false } });
+      const prng = new Prng(mr);
+      for (const [M, N, K] of [[mr * 5 + 3, 37, 70], [mr, 8, 4], [2 * mr + 1, 9, 131]] as const)
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+          const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+          const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+          const C = new Float32Array(M * N).fill(NaN);
+          k.gemm(ta, tb, M, N, K, A, B, C, false);
+          expect(maxRelDiff(C, reference(ta, tb, M, N, K, A, B)), `${M}x${N}x${K} transA=${ta} transB=${tb}`).toBeLessThan(KERNEL_REL_TOL);
+        }
+      await k.dispose();
+    });
+});
 
 describe("the simd kernel on two threads", () => {
   it("gives bit for bit the one-thread result: each entry of C is computed by one thread in one order, whoever claims its chunk", async () => {
@@ -127,7 +146,7 @@ describe("the simd kernel on two threads", () => {
 describe("the simd kernel's default micro-kernel", () => {
   it("multiply-adds with relaxed SIMD exactly when the engine has it", async () => {
     const k = await createSimdMatmul({ threads: 1 });
-    expect(k.blocking).toEqual({ ...DEFAULT_BLOCKING, fma: relaxedSimdAvailable() });
+    expect(k.blocking).toEqual(SIMD_BLOCKS(relaxedSimdAvailable()));
     await k.dispose();
   });
   it("Node 20 has relaxed SIMD once the flag is set (the test setup sets it as the CLI does)", () => {

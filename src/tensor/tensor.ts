@@ -105,6 +105,27 @@ export class Tensor {
     return this.grad;
   }
 
+  /**
+   * gradient += g, for an op's backward whose output's gradient `g` (the same size) passes to this
+   * input unchanged, as through a reshape or an addition. When this tensor is itself an op's result
+   * and nothing has flowed into its gradient yet, `g` becomes that gradient: no pass over memory.
+   * That is safe because the output's backward is the last reader of `g` in this pass, and both are
+   * intermediate gradients, zeroed together when a backward begins (on a second backward over the
+   * same graph they are still one buffer, and what flowed into `g` is already here). A leaf's
+   * gradient outlives the pass, accumulating until zeroGrad, so a leaf always gets its own buffer.
+   * An op must hand one `g` to one input only: two inputs sharing a buffer would see each other's
+   * later contributions.
+   */
+  addToGrad(g: Float32Array): void {
+    if (this.grad === null && this.backwardFn !== null) {
+      this.grad = g;
+      return;
+    }
+    if (this.grad === g) return;
+    const ga = this.gradBuffer();
+    for (let i = 0; i < g.length; i++) ga[i]! += g[i]!;
+  }
+
   /** Zeroes the gradient in place (keeps the buffer, which may be a view into a flat buffer). */
   zeroGrad(): void {
     if (this.grad) this.grad.fill(0);

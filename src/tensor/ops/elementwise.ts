@@ -105,8 +105,8 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   return Tensor.fromOp(kind, a.shape, out, [a, b], (y) => {
     const g = y.grad!;
     if (a.requiresGrad) {
-      const ga = a.gradBuffer();
       if (kind === "mul") {
+        const ga = a.gradBuffer();
         // d(a*b)/da = b, broadcast back over outer and inner
         if (inner === 1)
           for (let o = 0, base = 0; o < outer; o++, base += mid) for (let m = 0; m < mid; m++) ga[base + m]! += g[base + m]! * bd[m]!;
@@ -117,7 +117,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
               const base = (o * mid + m) * inner;
               for (let i = base; i < base + inner; i++) ga[i]! += g[i]! * bv;
             }
-      } else for (let i = 0; i < g.length; i++) ga[i]! += g[i]!;
+      } else a.addToGrad(g); // d(a±b)/da = 1: g itself (b, below, gets its own buffer)
     }
     if (b.requiresGrad) {
       const gb = b.gradBuffer();

@@ -1,6 +1,6 @@
 /**
  * Ops that move values without arithmetic: reshape (and flatten), concat and slice along an axis.
- * Reshape shares its input's buffer; concat and slice copy. Viewed around an axis, a tensor is
+ * Reshape shares its input's buffer (and hands its gradient's buffer back when it can); concat and slice copy. Viewed around an axis, a tensor is
  * (outer, axis, inner), and every copy here is a loop over contiguous runs of axis*inner values.
  */
 import { allocForOverwrite } from "../storage.js";
@@ -15,11 +15,9 @@ export function reshape(a: Tensor, shape: readonly number[]): Tensor {
     inferred === 1 && knownSize > 0 && a.size % knownSize === 0 ? shape.map((d) => (d === -1 ? a.size / knownSize : d)) : shape;
   if (inferred > 1 || sizeOf(resolved) !== a.size || resolved.some((d) => d < 0))
     throw new Error(`reshape: cannot view ${shapeStr(a.shape)} as ${shapeStr(shape)}`);
-  return Tensor.fromOp("reshape", resolved, a.data, [a], (y) => {
-    const g = y.grad!;
-    const ga = a.gradBuffer();
-    for (let i = 0; i < g.length; i++) ga[i]! += g[i]!;
-  });
+  // The gradient of a view is the same numbers: y's gradient passes to a as it is, most often as
+  // the very buffer (see addToGrad; adding one into the other was 4% of a conv training step).
+  return Tensor.fromOp("reshape", resolved, a.data, [a], (y) => a.addToGrad(y.grad!));
 }
 
 /** (N, ...) -> (N, rest): keeps the first axis, joins the others. */

@@ -142,6 +142,9 @@ export class Code {
     this.bytes.push(...b);
     return this;
   }
+  /** i64.load and i64.store: 8 bytes moved as one integer, bit for bit (two floats at once). */
+  i64Load(offset = 0): this { return this.mem([0x29], 3, offset); }
+  i64Store(offset = 0): this { return this.mem([0x37], 3, offset); }
   f32Add(): this { return this.op(0x92); }
   f32Mul(): this { return this.op(0x94); }
 
@@ -155,6 +158,12 @@ export class Code {
   /** v128.load32_splat: one f32 at addr + offset, copied into all four lanes. */
   v128Load32Splat(offset = 0): this { return this.mem(this.simd(0x09), 2, offset); }
   v128Store(offset = 0): this { return this.mem(this.simd(0x0b), 4, offset); }
+  /** v128.store64_lane: 64-bit lane `l` (0 or 1) of a v128, i.e. two f32 lanes, to addr + offset. */
+  v128Store64Lane(offset: number, l: number): this {
+    this.mem(this.simd(0x5b), 3, offset);
+    this.bytes.push(l);
+    return this;
+  }
   /** v128.const of four f32 lanes. */
   f32x4Const(x: number): this {
     this.bytes.push(...this.simd(0x0c));

@@ -31,7 +31,7 @@ import { CONTROL_BYTES, WorkerPool } from "./pool.js";
 
 /** Register tile and cache blocks; all counts of float32 elements. See DEFAULT_BLOCKING. */
 export interface Blocking {
-  /** Tile rows; a multiple of 4 (packing transposes 4x4 blocks). */
+  /** Tile rows; even (packing transposes 4x4 blocks, and a 2x4 block for the last two rows of a 4k+2). */
   mr: number;
   /** Tile columns; a multiple of 4 (one v128 per 4 columns). */
   nr: number;
@@ -63,7 +63,8 @@ export interface Blocking {
 // CPU retires two f32x4 FMAs or two muls and two adds per cycle), and with only 8 accumulators the
 // FMA chains' latency caps the tile near 40 (bench:peak's "fma gemm 8"). Tiles with 12
 // accumulators (4x12, 12x4) and unrolling measured 22-32, below 4x8, as do shuffles of one A load
-// in place of the four splats (same speed, one more register).
+// in place of the four splats (same speed, one more register). 6x8, whose 12 accumulators need
+// only 2 B vectors beside them, does not spill and is faster: FMA_BLOCKING below.
 //
 // No unrolling: 2 or 4 k steps per iteration ran at 25 and 18 GFLOP/s against 29 (whole products):
 // TurboFan schedules the second step's loads early, runs out of registers and spills accumulators.
@@ -84,6 +85,20 @@ export const DEFAULT_BLOCKING: Blocking = {
   nc: 512,
   unroll: 1,
 };
+
+// With the multiply-add, the tile is 6x8: 12 accumulators, 2 B vectors and the splat just fit V8's
+// 15 registers, and 12 independent FMA chains hide the FMA's latency where 4x8's 8 could not. The
+// macro-kernel alone (packed blocks in cache, fma): 4x8 35.4-39.8 GFLOP/s, 5x8 41.8-43.4, 3x12
+// 41.2-42.2, 6x8 43.8-46.7 (2x16 39.8-40.5, 3x16 31, 4x12 29-32). Whole products on one thread rose
+// 8-14% (64x512x794 33.2 -> 36.5, 3136x64x512 33.3 -> 37.5, 512^3 37.6 -> 43.0; 12544x32x176,
+// where packing the tall A weighs more, 29.4 -> 28.6-32.0). The mul + add form gains nothing from
+// it (4x8 and 6x8 both 33.8: there the adds, not the chains, are the limit), so it keeps 4x8.
+export const FMA_BLOCKING: Blocking = { ...DEFAULT_BLOCKING, mr: 6, mc: 126, fma: true };
+
+/** The blocking `createSimdMatmul` uses: FMA_BLOCKING with the multiply-add, else DEFAULT_BLOCKING. */
+export function defaultBlocking(fma: boolean): Blocking {
+  return fma ? { ...FMA_BLOCKING } : { ...DEFAULT_BLOCKING, fma: false };
+}
 
 const PAGE = 65536;
 
@@ -228,7 +243,8 @@ function emitMacro(bl: Blocking, tileFn: number): Code {
 /**
  * packN(src, ld, n, kc, dst) for strip width w: X is kc rows of n floats (row stride ld bytes);
  * strip s of dst holds, for each p, X[p][s*w : s*w+w] (w floats, zero past column n). Full strips
- * copy v128 by v128; the last, partial strip is zeroed then filled by scalar copies.
+ * copy v128 by v128 (the last two floats of a w = 4k+2 row as one i64); the last, partial strip is
+ * zeroed then filled by scalar copies. w is even (checkBlocking).
  */
 function emitPackN(w: number): Code {
   const f = new Code([i32, i32, i32, i32, i32]);
@@ -241,8 +257,9 @@ function emitPackN(w: number): Code {
     f.get(n).get(js).sub().set(cols);
     f.i32(0).set(p);
     f.get(cols).i32(w).geU().if();
-    f.block().loop().get(p).get(kc).geU().brIf(1); // full strip: w/4 v128 per row
-    for (let v = 0; v < w / 4; v++) f.get(dst).get(x).v128Load(16 * v).v128Store(16 * v);
+    f.block().loop().get(p).get(kc).geU().brIf(1); // full strip: w/4 v128 per row (and two floats as one i64 if w % 4 is 2)
+    for (let v = 0; v < Math.floor(w / 4); v++) f.get(dst).get(x).v128Load(16 * v).v128Store(16 * v);
+    if (w % 4 === 2) f.get(dst).get(x).i64Load(4 * (w - 2)).i64Store(4 * (w - 2));
     f.inc(dst, w * 4).incBy(x, ld).inc(p, 1).br(0).end().end();
     f.else();
     f.block().loop().get(p).get(kc).geU().brIf(1); // partial strip: zeros, then cols scalars
@@ -262,8 +279,9 @@ function emitPackN(w: number): Code {
  * packT(src, ld, n, kc, dst) for strip width w: X is n rows of kc floats (row stride ld bytes);
  * strip s of dst holds, for each p, X[s*w : s*w+w][p] (zero past row n): the transpose of packN.
  * Full strips move 4x4 blocks: four v128 row loads, a 4x4 transpose in four + four shuffles
- * (unpack low/high pairs, then 64-bit halves), four v128 stores; leftover columns (kc % 4) and the
- * partial strip go element by element.
+ * (unpack low/high pairs, then 64-bit halves), four v128 stores; when w = 4k+2 the strip's last two
+ * rows go as a 2x4 block: two loads, two shuffles into column pairs, four 64-bit lane stores.
+ * Leftover columns (kc % 4) and the partial strip go element by element. w is even (checkBlocking).
  */
 function emitPackT(w: number): Code {
   const f = new Code([i32, i32, i32, i32, i32]);
@@ -283,7 +301,7 @@ function emitPackT(w: number): Code {
     {
       // 4 columns at a time: for each group g of 4 rows, transpose X[js+4g : +4][p : p+4].
       f.block().loop().get(p).get(kc4).geU().brIf(1);
-      for (let g = 0; g < w / 4; g++) {
+      for (let g = 0; g < Math.floor(w / 4); g++) {
         for (let q = 0; q < 4; q++) {
           // row[q] = X[js + 4g + q][p : p+4]
           f.get(x).get(ld).i32(4 * g + q).mul().add().get(p).i32(4).mul().add().v128Load().set(row[q]!);
@@ -302,6 +320,14 @@ function emitPackT(w: number): Code {
           f.get(dst).get(p).i32(w * 4).mul().add();
           f.get(u).get(v).shuffle32(l0, l1, l0 + 4, l1 + 4).v128Store(((q * w) + 4 * g) * 4);
         }
+      }
+      if (w % 4 === 2) {
+        // rows js+w-2 and js+w-1: t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r0[2] r1[2] r0[3] r1[3]); column
+        // p+q's pair is 64-bit lane q%2 of t[q>>1], stored at dst + ((p+q)*w + w-2)*4.
+        for (let q = 0; q < 2; q++) f.get(x).get(ld).i32(w - 2 + q).mul().add().get(p).i32(4).mul().add().v128Load().set(row[q]!);
+        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
+        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
+        for (let q = 0; q < 4; q++) f.get(dst).get(p).i32(w * 4).mul().add().get(t[q >> 1]!).v128Store64Lane((q * w + w - 2) * 4, q & 1);
       }
       f.inc(p, 4).br(0).end().end();
       // Leftover columns p in kc4..kc: dst[p*w + r] = X[js+r][p].
@@ -344,7 +370,7 @@ export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: numb
 }
 
 function checkBlocking(bl: Blocking): void {
-  const ok = bl.mr % 4 === 0 && bl.nr % 4 === 0 && bl.mr > 0 && bl.nr > 0 && bl.mc % bl.mr === 0 && bl.nc % bl.nr === 0
+  const ok = bl.mr % 2 === 0 && bl.nr % 4 === 0 && bl.mr > 0 && bl.nr > 0 && bl.mc % bl.mr === 0 && bl.nc % bl.nr === 0
     && bl.kc > 0 && bl.unroll > 0 && (bl.unroll & (bl.unroll - 1)) === 0;
   if (!ok) throw new Error(`simd matmul: bad blocking ${JSON.stringify(bl)}`);
 }
@@ -486,7 +512,7 @@ const MIN_PARALLEL_WORK = 1 << 23;
  */
 export async function createSimdMatmul(opts: SimdMatmulOptions = {}): Promise<SimdMatmul> {
   const threads = opts.threads ?? 1;
-  const bl = opts.blocking ?? { ...DEFAULT_BLOCKING, fma: relaxedSimdAvailable() };
+  const bl = opts.blocking ?? defaultBlocking(relaxedSimdAvailable());
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`simd matmul: bad thread count ${threads}`);
   if (!simdAvailable()) throw new Error("simd matmul: this WebAssembly engine has no 128-bit SIMD");
   if (bl.fma && !relaxedSimdAvailable()) throw new Error("simd matmul: fma needs relaxed SIMD, which this engine lacks");
