@@ -46,7 +46,8 @@ onEveryBackend(() => {
       const x = new T.Tensor([xs.length], Float32Array.from(xs), true);
       const yr = T.relu(x), yl = T.leakyRelu(x, 0.2);
       expect(Array.from(yr.data)).toEqual(xs.map((v) => Math.fround(v > 0 ? v : 0)));
-      expect(Array.from(yl.data)).toEqual(xs.map((v) => Math.fround(v > 0 ? v : 0.2 * Math.fround(v))));
+      // PyTorch's leaky_relu multiplies in float32: x * float(0.2)
+      expect(Array.from(yl.data)).toEqual(xs.map((v) => Math.fround(v > 0 ? v : Math.fround(0.2) * Math.fround(v))));
       T.sum(yr).backward();
       expect(Array.from(x.grad!)).toEqual(xs.map((v) => (v > 0 ? 1 : 0)));
       x.grad = null;

@@ -4,7 +4,7 @@
  * `backward()` sorts the graph topologically once and walks it in reverse; gradients accumulate
  * (`+=`), so a tensor used twice receives the sum. Inside `noGrad(fn)` no graph is recorded.
  */
-import { alloc } from "./storage.js";
+import { alloc, allocForOverwrite } from "./storage.js";
 
 let gradEnabled = true;
 
@@ -124,6 +124,17 @@ export class Tensor {
     if (this.grad === g) return;
     const ga = this.gradBuffer();
     for (let i = 0; i < g.length; i++) ga[i]! += g[i]!;
+  }
+
+  /**
+   * Where an op's backward puts this input's gradient when it computes the whole contribution in
+   * one pass: an op's result whose gradient is still empty gets a new buffer to write over (no zero
+   * fill, no read of zeros); otherwise `accumulate` is true and the contribution is added into the
+   * gradient (a leaf's, or one that something has already flowed into).
+   */
+  gradTarget(): { grad: Float32Array; accumulate: boolean } {
+    if (this.grad === null && this.backwardFn !== null) return { grad: (this.grad = allocForOverwrite(this.data.length)), accumulate: false };
+    return { grad: this.gradBuffer(), accumulate: true };
   }
 
   /** Zeroes the gradient in place (keeps the buffer, which may be a view into a flat buffer). */

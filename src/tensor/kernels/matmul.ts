@@ -9,12 +9,15 @@
  *   op(B) is (K,N): B is stored (K,N), or (N,K) when transB
  *   C is (M,N); with accumulate the product is added to C, otherwise C is overwritten.
  */
+import type { ActivationKernel } from "./activations.js";
 import type { ConvLowering } from "./conv-lowering.js";
 
 export interface MatmulKernel {
   readonly name: string;
   /** Its own way to run a convolution's products (conv-lowering.ts); the reference one if absent. */
   readonly conv?: ConvLowering;
+  /** Its own relu and leakyRelu passes (activations.ts); the reference ones if absent. */
+  readonly activations?: ActivationKernel;
   gemm(
     transA: boolean,
     transB: boolean,

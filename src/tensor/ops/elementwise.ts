@@ -15,6 +15,7 @@
  *   (64, 10)       + (10, 64)     -> error: b's sizes do not match a's on its run of axes
  * The backward of b sums the upstream gradient over outer and inner: db[m] += sum dy[o, m, i].
  */
+import { activationKernel } from "../kernels/activations.js";
 import { allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
@@ -152,43 +153,34 @@ export const neg = (a: Tensor): Tensor => affineScalar(a, -1, 0);
 
 /**
  * The element-wise activations. Each derivative is computed from the input x or the output y, so the
- * backward needs no extra buffer: relu, leakyRelu, tanh (1 - y²), sigmoid (y(1 - y)). Each op writes
- * its own two loops rather than passing f and f' to a shared one: V8 cannot inline a function
- * passed as an argument at a call site that sees several: a shared loop measured 1.7-2.2x slower
- * on a 64x1024 leakyRelu.
- *
- * relu and leakyRelu are written without a branch on the sign: a `v > 0 ? a : b` per element
- * compiles to a jump that the CPU mispredicts about half the time on activations of mixed sign
- * (2.2-2.5 ms for 401,408 random values, forward or backward), where `+(v > 0)` as a number, a
- * multiplier or an index, costs 0.4-0.6 ms. Same results, element for element.
+ * backward needs no extra buffer: relu, leakyRelu, tanh (1 - y²), sigmoid (y(1 - y)). relu and
+ * leakyRelu run their passes on the active kernel (kernels/activations.ts: TypeScript, or
+ * WebAssembly SIMD in the SIMD kernel's memory, the same bits either way), and their backward
+ * writes straight into a fresh gradient when it can (Tensor.gradTarget). tanh and sigmoid write
+ * their own two loops rather than passing f and f' to a shared one: V8 cannot inline a function
+ * passed as an argument at a call site that sees several (a shared loop measured 1.7-2.2x slower).
  */
 function activation(op: string, a: Tensor, out: Float32Array, backward: (x: Float32Array, y: Float32Array, g: Float32Array, ga: Float32Array) => void): Tensor {
   return Tensor.fromOp(op, a.shape, out, [a], (y) => backward(a.data, y.data, y.grad!, a.gradBuffer()));
 }
 
+/** max(x, 0), +0 for x <= 0; the derivative is 1 where x > 0, else 0 (PyTorch's at the kink). */
 export function relu(a: Tensor): Tensor {
-  const x = a.data;
-  const out = allocForOverwrite(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    out[i] = (v + Math.abs(v)) * 0.5; // v if v > 0, else 0 (exact: computed in float64)
-  }
-  return activation("relu", a, out, (x, _y, g, ga) => {
-    for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * +(x[i]! > 0);
+  const out = allocForOverwrite(a.size);
+  activationKernel().relu(a.data, out);
+  return Tensor.fromOp("relu", a.shape, out, [a], (y) => {
+    const { grad, accumulate } = a.gradTarget();
+    activationKernel().backward(a.data, y.grad!, grad, 0, accumulate);
   });
 }
 
 /** max(x, slope*x) for 0 < slope < 1: the WGAN critic's activation with slope 0.2. */
 export function leakyRelu(a: Tensor, slope: number): Tensor {
-  const x = a.data;
-  const out = allocForOverwrite(x.length);
-  const factor = new Float64Array([slope, 1]); // indexed by +(x > 0)
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    out[i] = v * factor[+(v > 0)]!;
-  }
-  return activation("leakyRelu", a, out, (x, _y, g, ga) => {
-    for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * factor[+(x[i]! > 0)]!;
+  const out = allocForOverwrite(a.size);
+  activationKernel().leakyRelu(a.data, out, slope);
+  return Tensor.fromOp("leakyRelu", a.shape, out, [a], (y) => {
+    const { grad, accumulate } = a.gradTarget();
+    activationKernel().backward(a.data, y.grad!, grad, slope, accumulate);
   });
 }
 

@@ -185,6 +185,12 @@ export class Code {
   f32x4ExtractLane(l: number): this { return this.op(...this.simd(0x1f), l); }
   f32x4Add(): this { return this.op(...this.simd(0xe4)); }
   f32x4Mul(): this { return this.op(...this.simd(0xe6)); }
+  /** f32x4.max: per lane the larger, NaN if either is NaN, and +0 over -0. */
+  f32x4Max(): this { return this.op(...this.simd(0xe9)); }
+  /** f32x4.gt: per lane all ones where a > b, else zeros (a mask). Stack: a, b. */
+  f32x4Gt(): this { return this.op(...this.simd(0x44)); }
+  /** v128.bitselect: bits of the first where the mask's are 1, of the second elsewhere. Stack: v1, v2, mask. */
+  v128Bitselect(): this { return this.op(...this.simd(0x52)); }
   /**
    * f32x4.relaxed_madd (relaxed SIMD, opcode 0x105): a·b + c per lane, with one rounding where the
    * CPU has a fused multiply-add, else two. Stack: a, b, c -> result. Validates only on engines
