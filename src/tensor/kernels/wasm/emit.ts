@@ -181,6 +181,18 @@ export class Code {
     return this;
   }
   f32x4Splat(): this { return this.op(...this.simd(0x13)); }
+  i32x4Splat(): this { return this.op(...this.simd(0x11)); }
+  /** v128.const of four i32 lanes. */
+  i32x4Const(l0: number, l1: number, l2: number, l3: number): this {
+    this.bytes.push(...this.simd(0x0c));
+    const b = new Uint8Array(new Int32Array([l0, l1, l2, l3]).buffer);
+    this.bytes.push(...b);
+    return this;
+  }
+  i32x4Add(): this { return this.op(...this.simd(0xae)); }
+  /** i32x4.lt_u: per lane all ones where a < b as unsigned integers. Stack: a, b. */
+  i32x4LtU(): this { return this.op(...this.simd(0x3a)); }
+  v128And(): this { return this.op(...this.simd(0x4e)); }
   /** f32x4.extract_lane: lane `l` (0-3) as an f32. */
   f32x4ExtractLane(l: number): this { return this.op(...this.simd(0x1f), l); }
   f32x4Add(): this { return this.op(...this.simd(0xe4)); }

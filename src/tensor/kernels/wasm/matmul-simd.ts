@@ -666,7 +666,11 @@ class SimdKernel implements SimdMatmul {
     else runSlice(this.ex, this.blocking, job, slotScratch(this.blocking, 0), 0, M, 0, N);
   }
 
-  /** Byte offsets of consecutive regions of these many floats after the scratch, the memory grown to hold them. */
+  /**
+   * Byte offsets of consecutive regions of these many floats after the scratch, the memory grown to
+   * hold them and 64 bytes more. Each starts on a 64-byte line, so a vector pass may run over the
+   * last, partial vector of a region, and im2col-simd.ts's masked runs may touch 12 bytes past one.
+   */
   private regions(...floats: number[]): number[] {
     if (this.disposed) throw new Error("simd matmul: used after dispose()");
     const at: number[] = [];
@@ -675,7 +679,7 @@ class SimdKernel implements SimdMatmul {
       at.push(end);
       end += align64(n * 4);
     }
-    this.reserve(end);
+    this.reserve(end + 64);
     return at;
   }
 
