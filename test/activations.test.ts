@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceActivations, type ActivationKernel } from "../src/tensor/kernels/activations.js";
 import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { spawnNodeWorker } from "../src/io/workers.js";
 import { Prng } from "../src/tensor/index.js";
 import { firstBitDifference } from "./gradcheck.js";
 
@@ -27,13 +28,19 @@ const EXPECT = {
 
 describe("activation passes", () => {
   let simd: SimdMatmul | undefined;
+  let simd2: SimdMatmul | undefined;
   beforeAll(async () => {
     simd = await createSimdMatmul({ threads: 1 });
+    // minParallelPass 0: every pass is cut into chunks (of 16 floats and more) that both threads claim
+    simd2 = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelPass: 0 });
   });
   afterAll(async () => {
     await simd?.dispose();
+    await simd2?.dispose();
   });
-  const kernels: [string, () => ActivationKernel][] = [["reference", () => referenceActivations], ["simd", () => simd!.activations]];
+  const kernels: [string, () => ActivationKernel][] = [
+    ["reference", () => referenceActivations], ["simd", () => simd!.activations!], ["simd, 2 threads", () => simd2!.activations!],
+  ];
 
   for (const [name, get] of kernels)
     it(`${name}: the definitions, element by element`, () => {
@@ -59,9 +66,9 @@ describe("activation passes", () => {
       expect(Object.is(out[0], 0) && Object.is(out[1], 0)).toBe(true); // +0, as PyTorch's max(x, 0)
     });
 
-  it("reference and simd agree bit for bit at every length, and leave what lies past n alone", () => {
+  it("reference and simd (one thread and two) agree bit for bit at every length, and leave what lies past n alone", () => {
     const prng = new Prng(11);
-    for (const n of [0, 1, 3, 4, 5, 8, 17, 1001]) {
+    for (const n of [0, 1, 3, 4, 5, 8, 17, 1001, 5000]) {
       const x = values(prng, n), g = values(prng, n).reverse();
       const acc0 = prng.fillUniform(new Float32Array(n + 3), -1, 1);
       const outs = kernels.map(([, get]) => {
@@ -73,7 +80,8 @@ describe("activation passes", () => {
         k.backward(x, g, a.subarray(0, n), 0.2, true);
         return [r, l, a];
       });
-      for (let j = 0; j < 3; j++) expect(firstBitDifference(outs[1]![j]!, outs[0]![j]!), `n ${n}, output ${j}`).toBe(-1);
+      for (const k of [1, 2])
+        for (let j = 0; j < 3; j++) expect(firstBitDifference(outs[k]![j]!, outs[0]![j]!), `${kernels[k]![0]}: n ${n}, output ${j}`).toBe(-1);
       expect(outs[1]![0]![n]).toBe(7);
     }
   });

@@ -7,15 +7,15 @@
  * Both walk cols in its own order, row (n, oh, ow), then (c, i): each step is the run of KW floats
  * from image row ih = oh*S - P + i, columns w0 = ow*S - P onwards, with the image pointer moving
  * down a row per i and to the next channel per c. A run of four floats (every run of a 4x4 kernel)
- * is one v128 load and store (col2im: load, add, store), with a lane mask for the columns inside
- * the image, (w0 + lane) <u W, computed once per cols row: im2col zeroes the lanes outside, col2im
- * keeps the image's own bits there (a bitselect), so a run cut by the left or right padding is one
- * vector too (on the critic's second layer, where 2 of 7 rows are cut: im2col
- * 1.48 -> 1.38 ms, col2im 1.14 -> 0.99 ms; the rest is the memory traffic of a 6.4 MB cols matrix). Such a run reads
- * (and col2im writes back unchanged) up to 12 bytes beside the image row, which the kernel's
- * regions leave room for. Runs of other widths go one float at a time; a run whose image row lies
- * in the padding is zero (im2col) or skipped (col2im). Row and column tests are one unsigned
- * comparison each: a negative index wraps to a huge unsigned one.
+ * is one v128 load and store (col2im: load, add, store). im2col also takes a run cut by the left
+ * or right padding as one vector, zeroing the lanes outside the image under a mask computed once
+ * per cols row, (w0 + lane) <u W (on the critic's second layer, where 2 of 7 rows are cut, 1.48 ->
+ * 1.38 ms; the rest is the memory traffic of a 6.4 MB cols matrix); such a run reads up to 12
+ * bytes beside the image row, which the kernel's regions leave room for. col2im does not: writing
+ * a vector back beside the row would race with the thread adding into the neighbouring image. Its
+ * cut runs, and runs of other widths, go one float at a time; a run whose image row lies in the
+ * padding is zero (im2col) or skipped (col2im). Row and column tests are one unsigned comparison
+ * each: a negative index wraps to a huge unsigned one.
  *
  *   im2col(x, cols, N, C, H, W, KH, KW, S, P, OH, OW)   cols (N*OH*OW, C*KH*KW) overwritten
  *   col2im(cols, x, N, C, H, W, KH, KW, S, P, OH, OW)   x (N,C,H,W) += the adjoint of im2col
@@ -36,7 +36,8 @@ function emitLowering(dir: Direction): Code {
   const ih0 = f.local(i32); // oh*S - P: the image row of kernel row 0
   const ih = f.local(i32);
   const w0 = f.local(i32); // ow*S - P: the image column of kernel column 0
-  const quad = f.local(i32); // 1: KW = 4, each run is one v128 under `mask`
+  const inside = f.local(i32); // 1: the runs of this cols row lie within the image's columns
+  const quad = f.local(i32); // 1: each run is one v128 (im2col: KW = 4, under `mask`; col2im: KW = 4 and inside)
   const mask = f.local(v128); // lane l all ones iff image column w0 + l is inside, (w0 + l) <u W
   const pImg = f.local(i32); // byte address of image (n, c, ih, w0), wherever that is
   const pCol = f.local(i32); // byte address in cols, advancing through it in order
@@ -58,14 +59,18 @@ function emitLowering(dir: Direction): Code {
     }
   };
 
-  f.get(KW).i32(4).eq().set(quad);
   f.get(W).i32(4).mul().set(rowStep);
   f.get(H).get(KH).sub().get(rowStep).mul().set(planeSkip);
   f.get(cols).set(pCol);
   loop(n, N, () => loop(oh, OH, () => loop(ow, OW, () => {
     f.get(oh).get(S).mul().get(P).sub().set(ih0);
     f.get(ow).get(S).mul().get(P).sub().set(w0);
-    f.get(w0).i32x4Splat().i32x4Const(0, 1, 2, 3).i32x4Add().get(W).i32x4Splat().i32x4LtU().set(mask);
+    // inside: w0 >= 0 and w0 + KW <= W, that is w0 <=u W - KW (false for negative w0), with KW <= W
+    f.get(w0).get(W).get(KW).sub().leU().get(KW).get(W).leU().and_().set(inside);
+    if (dir === "im2col") {
+      f.get(KW).i32(4).eq().set(quad);
+      f.get(w0).i32x4Splat().i32x4Const(0, 1, 2, 3).i32x4Add().get(W).i32x4Splat().i32x4LtU().set(mask);
+    } else f.get(inside).get(KW).i32(4).eq().and_().set(quad);
     // pImg = img + (((n*C)*H + ih0)*W + w0)*4: channel 0, kernel row 0
     f.get(img).get(n).get(C).mul().get(H).mul().get(ih0).add().get(W).mul().get(w0).add().i32(4).mul().add().set(pImg);
     loop(c, C, () => {
@@ -74,7 +79,7 @@ function emitLowering(dir: Direction): Code {
         f.get(ih).get(H).ltU().if();
         f.get(quad).if();
         if (dir === "im2col") f.get(pCol).get(pImg).v128Load().get(mask).v128And().v128Store();
-        else f.get(pImg).get(pImg).v128Load().get(pCol).v128Load().f32x4Add().get(pImg).v128Load().get(mask).v128Bitselect().v128Store();
+        else f.get(pImg).get(pImg).v128Load().get(pCol).v128Load().f32x4Add().v128Store();
         f.else();
         // Any other run: float by float; column w0 + j is in the image iff (w0 + j) <u W.
         loop(j, KW, () => {

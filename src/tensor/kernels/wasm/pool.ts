@@ -1,6 +1,7 @@
 /**
  * Worker threads for the SIMD matmul: every worker instantiates the same compiled module on the
- * same shared WebAssembly.Memory, and helps compute C. Jobs travel through a control block of i32
+ * same shared WebAssembly.Memory, and helps compute C, or helps with a pass over a batch (im2col,
+ * col2im, the layout changes, the activations: `runPass`, cut by images or runs of floats). Jobs travel through a control block of i32
  * words at the start of that memory, not through messages: the caller writes the job, bumps SEQ
  * and notifies; each worker wakes from Atomics.wait, computes, bumps DONE and notifies; the caller
  * waits (Atomics.wait) until DONE counts every worker. Atomics.wait is allowed on Node's main
@@ -57,7 +58,13 @@ export const CTL = {
   CHUNK: 14,
   /** The next chunk to claim: a thread takes chunk Atomics.add(NEXT, 1) until none is left. */
   NEXT: 15,
+  /** What the job is: 0 a product (JOB's words), 1 a pass over a batch (CALL's words). */
+  KIND: 16,
+  /** A pass: export, index of its count argument, units, argument count, f32 mask, args, strides. */
+  CALL: 17,
 } as const;
+/** Arguments of a pass at most (im2col's twelve). */
+const MAX_ARGS = 12;
 /** Threads at most, the calling one included (scratch slots in the memory). */
 const MAX_SLOTS = 16;
 /** Chunks per thread: enough for a late or slow thread to be absorbed, few enough that packing
@@ -78,14 +85,82 @@ export function readJob(ctl: Int32Array): { job: Job; rows: boolean } {
   };
 }
 
+/** The kernel's passes over a batch that threads can share (matmul-simd.ts's KernelExports). */
+export const PASSES = ["im2col", "col2im", "nchwToRows", "rowsToNchw", "relu", "leakyRelu", "activationBackward"] as const;
+export type Pass = (typeof PASSES)[number];
+
+/**
+ * One call of a pass over `units` units (images, or floats), as it would be made on one thread:
+ * each thread claims chunks of `chunk` units and makes the call on them alone, with every pointer
+ * argument moved `strides[i]` bytes per unit and argument `count` set to the chunk's units. The
+ * units must be independent: a chunk writes only its own units' outputs.
+ */
+export interface PassCall {
+  pass: Pass;
+  args: number[];
+  count: number;
+  /** Bytes per unit of each argument; 0 for the ones that are not pointers into per-unit data. */
+  strides: number[];
+  /** Indices of the f32 arguments (the rest are i32). */
+  floats: number[];
+  units: number;
+  chunk: number;
+}
+
+function writeCall(ctl: Int32Array, f32: Float32Array, call: PassCall): void {
+  if (call.args.length > MAX_ARGS) throw new Error(`simd matmul: ${call.pass} has more than ${MAX_ARGS} arguments`);
+  const w = CTL.CALL;
+  ctl[w] = PASSES.indexOf(call.pass);
+  ctl[w + 1] = call.count;
+  ctl[w + 2] = call.units;
+  ctl[w + 3] = call.args.length;
+  ctl[w + 4] = call.floats.reduce((m, i) => m | (1 << i), 0);
+  for (let i = 0; i < call.args.length; i++) {
+    if (call.floats.includes(i)) f32[w + 5 + i] = call.args[i]!;
+    else ctl[w + 5 + i] = call.args[i]!;
+    ctl[w + 5 + MAX_ARGS + i] = call.strides[i]!;
+  }
+}
+
+function readCall(ctl: Int32Array, f32: Float32Array): PassCall {
+  const w = CTL.CALL;
+  const n = ctl[w + 3]!, mask = ctl[w + 4]!;
+  const args: number[] = [], strides: number[] = [], floats: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const isFloat = (mask & (1 << i)) !== 0;
+    if (isFloat) floats.push(i);
+    args.push(isFloat ? f32[w + 5 + i]! : ctl[w + 5 + i]!);
+    strides.push(ctl[w + 5 + MAX_ARGS + i]!);
+  }
+  return { pass: PASSES[ctl[w]!]!, count: ctl[w + 1]!, units: ctl[w + 2]!, args, strides, floats, chunk: ctl[CTL.CHUNK]! };
+}
+
+/** Claims chunks of the call's units until none is left, making the call on each. */
+export function runCallChunks(ex: KernelExports, ctl: Int32Array, call: PassCall): void {
+  const f = ex[call.pass] as (...args: number[]) => void;
+  for (let lo = Atomics.add(ctl, CTL.NEXT, 1) * call.chunk; lo < call.units; lo = Atomics.add(ctl, CTL.NEXT, 1) * call.chunk) {
+    const a = call.args.map((v, i) => v + lo * call.strides[i]!);
+    a[call.count] = Math.min(call.units, lo + call.chunk) - lo;
+    f(...a);
+  }
+}
+
+/** The job words a worker reads when woken: a product or a pass. */
+export function readWork(ctl: Int32Array, f32: Float32Array): { kind: "product"; job: Job; rows: boolean } | { kind: "pass"; call: PassCall } {
+  return ctl[CTL.KIND] === 0 ? { kind: "product", ...readJob(ctl) } : { kind: "pass", call: readCall(ctl, f32) };
+}
+
 export class WorkerPool {
   private readonly ctl: Int32Array;
+  /** The control block as floats, for a pass's f32 arguments. */
+  private readonly ctlF32: Float32Array;
 
   private constructor(
     private readonly workers: WorkerHandle[],
     private readonly init: Omit<WorkerInit, "slot">,
   ) {
     this.ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
+    this.ctlF32 = new Float32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
   }
 
   /** Starts `n` workers and waits until each has instantiated the module. */
@@ -119,13 +194,32 @@ export class WorkerPool {
     const unit = rows ? bl.mr : bl.nr;
     const threads = this.workers.length + 1;
     ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * CHUNKS_PER_THREAD)) * unit;
-    ctl[CTL.NEXT] = 0;
+    ctl[CTL.KIND] = 0;
     writeJob(ctl, job, rows);
+    this.dispatch(() => runChunks(ex, bl, ctl, job, rows, 0));
+  }
+
+  /**
+   * Makes `call` on every thread, each claiming chunks of call.chunk units, and returns when all
+   * are done.
+   */
+  runPass(call: PassCall, ex: KernelExports): void {
+    const ctl = this.ctl;
+    ctl[CTL.CHUNK] = call.chunk;
+    ctl[CTL.KIND] = 1;
+    writeCall(ctl, this.ctlF32, call);
+    this.dispatch(() => runCallChunks(ex, ctl, call));
+  }
+
+  /** Wakes the workers on the job just written, does the calling thread's share, waits for them. */
+  private dispatch(here: () => void): void {
+    const ctl = this.ctl;
+    ctl[CTL.NEXT] = 0;
     Atomics.store(ctl, CTL.DONE, 0);
     Atomics.store(ctl, CTL.ERROR, 0);
     Atomics.add(ctl, CTL.SEQ, 1); // publishes the words above (Atomics are sequentially consistent)
     Atomics.notify(ctl, CTL.SEQ);
-    runChunks(ex, bl, ctl, job, rows, 0);
+    here();
     for (let d = Atomics.load(ctl, CTL.DONE); d < this.workers.length; d = Atomics.load(ctl, CTL.DONE))
       Atomics.wait(ctl, CTL.DONE, d);
     if (Atomics.load(ctl, CTL.ERROR) !== 0) throw new Error("simd matmul: a worker thread failed");

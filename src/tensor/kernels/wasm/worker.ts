@@ -5,13 +5,14 @@
  */
 import type { KernelExports } from "./matmul-simd.js";
 import type { WorkerInit } from "./pool.js";
-import { CONTROL_BYTES, CTL, readJob, runChunks } from "./pool.js";
+import { CONTROL_BYTES, CTL, readWork, runCallChunks, runChunks } from "./pool.js";
 
 /** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
 export async function runKernelWorker(init: WorkerInit, ready: () => void): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
   const ex = instance.exports as unknown as KernelExports;
   const ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
+  const ctlF32 = new Float32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
   let seen = Atomics.load(ctl, CTL.SEQ);
   ready();
   for (;;) {
@@ -19,8 +20,9 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
     seen = Atomics.load(ctl, CTL.SEQ);
     if (Atomics.load(ctl, CTL.QUIT) !== 0) return;
     try {
-      const { job, rows } = readJob(ctl);
-      runChunks(ex, init.blocking, ctl, job, rows, init.slot);
+      const work = readWork(ctl, ctlF32);
+      if (work.kind === "product") runChunks(ex, init.blocking, ctl, work.job, work.rows, init.slot);
+      else runCallChunks(ex, ctl, work.call);
     } catch {
       Atomics.store(ctl, CTL.ERROR, 1);
     }
