@@ -312,6 +312,9 @@ describe.skipIf(!PLATFORM_OK)("the web page of serve, in headless Chromium", () 
     expect(file).toMatch(new RegExp(`generator-${DEFAULT_CONFIG.model}-seed\\d+-step\\d+\\.safetensors$`));
     const meta = readSafetensors(file).metadata;
     expect(meta).toMatchObject({ architecture: DEFAULT_CONFIG.model, role: "generator", latent: "100", epoch: "0", step: String(pausedAt) });
+    // the recipe keeps an average of the weights: the download is that average, as a run folder ships it
+    expect(DEFAULT_CONFIG.ema).toBeGreaterThan(0);
+    expect(meta.weights).toBe(`moving average, decay ${DEFAULT_CONFIG.ema}`);
     const r = runCli("generate", "--digit", "3", "--count", "4", "--seed", "1", "--checkpoint", file, "--out", join(tmp, "from-page.png"));
     expect(r.code, r.err).toBe(0);
     expect(existsSync(join(tmp, "from-page.png"))).toBe(true);

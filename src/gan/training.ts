@@ -96,11 +96,13 @@ export class Training {
   /**
    * The generator that draws the run's grids and evaluations: the average, its batch-norm
    * statistics re-estimated for this epoch (a PRNG of its own, seeded by the run's seed and the
-   * epoch, so it never perturbs training), or the generator as trained.
+   * epoch, so it never perturbs training), or the generator as trained. The statistics are
+   * re-estimated once per epoch, which suits the ends of epochs; `fresh` re-estimates them now, for
+   * an average taken in the middle of one (whose weights have moved since).
    */
-  sampler(): Generator {
+  sampler(fresh = false): Generator {
     if (!this.average) return this.wgan.G;
-    if (this.recalibratedAt !== this.epoch) {
+    if (fresh || this.recalibratedAt !== this.epoch) {
       this.average.recalibrate(this.config.seed + RECALIBRATION_SEED_OFFSET + this.epoch, this.opts.recalibrationBatches);
       this.recalibratedAt = this.epoch;
     }

@@ -183,16 +183,28 @@ class Run {
     this.mark = performance.now();
   }
 
-  /** The generator as a safetensors file, with the metadata a run folder writes for it. */
+  /**
+   * The generator a run folder ships, as a safetensors file with the metadata a run folder writes
+   * for it: the moving average of the weights when the recipe keeps one (its batch norm re-estimated
+   * now: a fraction of a second, once per download), else the generator as trained.
+   */
   private sendCheckpoint(): void {
     const t = this.t;
     const c = t.config;
+    this.counter.counting = false;
+    let G;
+    try {
+      G = t.sampler(true);
+    } finally {
+      this.counter.counting = true;
+    }
     // `epoch` counts completed epochs, as in a run folder; Training counts the one under way.
     const meta: Record<string, string> = {
       architecture: c.model, role: "generator", latent: String(c.latent), epoch: String(this.epochsDone),
       step: String(t.wgan.criticSteps), generator_steps: String(t.wgan.generatorSteps), seed: String(c.seed),
     };
-    const bytes = encodeSafetensors(t.wgan.G.stateEntries(), meta);
+    if (t.average) meta.weights = `moving average, decay ${c.ema}`;
+    const bytes = encodeSafetensors(G.stateEntries(), meta);
     const fileName = `generator-${c.model}-seed${c.seed}-step${t.wgan.criticSteps}.safetensors`;
     post({ type: "checkpoint", fileName, bytes }, [bytes.buffer]);
   }
