@@ -10,6 +10,7 @@
  *   C is (M,N); with accumulate the product is added to C, otherwise C is overwritten.
  */
 import type { ActivationKernel } from "./activations.js";
+import type { BatchNormKernel } from "./batch-norm.js";
 import type { ConvLowering } from "./conv-lowering.js";
 
 export interface MatmulKernel {
@@ -18,6 +19,8 @@ export interface MatmulKernel {
   readonly conv?: ConvLowering;
   /** Its own relu and leakyRelu passes (activations.ts); the reference ones if absent. */
   readonly activations?: ActivationKernel;
+  /** Its own batch-norm passes (batch-norm.ts); the reference ones if absent. */
+  readonly batchNorm?: BatchNormKernel;
   gemm(
     transA: boolean,
     transB: boolean,

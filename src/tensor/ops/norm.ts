@@ -8,7 +8,10 @@
  * Backward in training (the batch statistics depend on x):
  *   dx = gamma / (M * std) * (M * dy - sum(dy) - xhat * sum(dy * xhat))
  *   dgamma = sum(dy * xhat), dbeta = sum(dy)
+ * The passes over memory run on the active kernel (kernels/batch-norm.ts: TypeScript, or WebAssembly
+ * SIMD in the SIMD kernel's memory); this file computes the per-channel numbers between them.
  */
+import { batchNormKernel, type InputGradientCoefficients } from "../kernels/batch-norm.js";
 import { alloc, allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
@@ -33,43 +36,15 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNor
   const M = N * S;
   if (opts.training && M < 2) throw new Error(`batchNorm: training needs more than one value per channel, got ${shapeStr(x.shape)}`);
   const xd = x.data;
+  const k = batchNormKernel();
   const mean = alloc(C);
   const invStd = alloc(C);
   if (opts.training) {
-    // Per-channel sums in float64, read in memory order (n, c, k): for (N, C) input a channel-major
-    // loop would stride through memory C floats at a time.
-    // (N, C) input (S = 1) gets loops of its own, channels innermost: a loop per (n, c) over a single
-    // value costs more in bookkeeping than in arithmetic (4-12 ns per value, measured).
-    const sum = new Float64Array(C);
-    if (S === 1) for (let n = 0, o = 0; n < N; n++, o += C) for (let c = 0; c < C; c++) sum[c]! += xd[o + c]!;
-    else
-      for (let n = 0; n < N; n++)
-        for (let c = 0; c < C; c++) {
-          let s = 0;
-          for (let k = (n * C + c) * S, e = k + S; k < e; k++) s += xd[k]!;
-          sum[c]! += s;
-        }
-    for (let c = 0; c < C; c++) sum[c]! /= M; // now the means
+    const mu64 = new Float64Array(C); // per-channel means and sums of squared deviations, float64
     const sq = new Float64Array(C);
-    if (S === 1)
-      for (let n = 0, o = 0; n < N; n++, o += C)
-        for (let c = 0; c < C; c++) {
-          const d = xd[o + c]! - sum[c]!;
-          sq[c]! += d * d;
-        }
-    else
-      for (let n = 0; n < N; n++)
-        for (let c = 0; c < C; c++) {
-          const mu = sum[c]!;
-          let v = 0;
-          for (let k = (n * C + c) * S, e = k + S; k < e; k++) {
-            const d = xd[k]! - mu;
-            v += d * d;
-          }
-          sq[c]! += v;
-        }
+    k.moments(xd, N, C, S, mu64, sq);
     for (let c = 0; c < C; c++) {
-      const mu = sum[c]!;
+      const mu = mu64[c]!;
       const v = sq[c]!;
       mean[c] = mu;
       invStd[c] = 1 / Math.sqrt(v / M + eps);
@@ -86,75 +61,32 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNor
   const xhat = allocForOverwrite(xd.length);
   const out = allocForOverwrite(xd.length);
   const gd = gamma.data;
-  const bd = beta.data;
-  // Per-channel values read once per run of S into locals: V8 cannot prove that the stores below
-  // leave mean, invStd, gamma and beta alone (typed arrays may share a buffer), so inside the loop
-  // it would read them again for every element (twice as slow, measured).
-  if (S === 1)
-    for (let n = 0, o = 0; n < N; n++, o += C)
-      for (let c = 0; c < C; c++) {
-        const h = (xd[o + c]! - mean[c]!) * invStd[c]!;
-        xhat[o + c] = h;
-        out[o + c] = gd[c]! * h + bd[c]!;
-      }
-  else
-    for (let n = 0; n < N; n++)
-      for (let c = 0; c < C; c++) {
-        const mu = mean[c]!, is = invStd[c]!, ga = gd[c]!, be = bd[c]!;
-        for (let k = (n * C + c) * S, e = k + S; k < e; k++) {
-          const h = (xd[k]! - mu) * is;
-          xhat[k] = h;
-          out[k] = ga * h + be;
-        }
-      }
+  k.normalize(xd, N, C, S, mean, invStd, gd, beta.data, xhat, out);
   const training = opts.training;
   return Tensor.fromOp("batchNorm", x.shape, out, [x, gamma, beta], (y) => {
     const g = y.grad!;
     const sumG = new Float64Array(C);
     const sumGH = new Float64Array(C);
-    if (S === 1)
-      for (let n = 0, o = 0; n < N; n++, o += C)
-        for (let c = 0; c < C; c++) {
-          sumG[c]! += g[o + c]!;
-          sumGH[c]! += g[o + c]! * xhat[o + c]!;
-        }
-    else
-      for (let n = 0; n < N; n++)
-        for (let c = 0; c < C; c++) {
-          let sg = 0, sgh = 0; // in locals, not an add to sumG[c] per element (a store, then a load, each time)
-          for (let k = (n * C + c) * S, e = k + S; k < e; k++) {
-            sg += g[k]!;
-            sgh += g[k]! * xhat[k]!;
-          }
-          sumG[c]! += sg;
-          sumGH[c]! += sgh;
-        }
-    if (gamma.requiresGrad) {
-      const gg = gamma.gradBuffer();
-      for (let c = 0; c < C; c++) gg[c]! += sumGH[c]!;
-    }
-    if (beta.requiresGrad) {
-      const gb = beta.gradBuffer();
-      for (let c = 0; c < C; c++) gb[c]! += sumG[c]!;
-    }
-    if (x.requiresGrad) {
-      const gx = x.gradBuffer();
-      // dx = scale * (dy - mg - xhat * mgh) per channel; in eval mode mg = mgh = 0
-      const scale = new Float64Array(C), mg = new Float64Array(C), mgh = new Float64Array(C);
+    const target = x.requiresGrad ? x.gradTarget() : null;
+    // dx = scale * (dy - mg - xhat * mgh) per channel; in eval mode mg = mgh = 0
+    const coefficients = (): InputGradientCoefficients | null => {
+      if (gamma.requiresGrad) {
+        const gg = gamma.gradBuffer();
+        for (let c = 0; c < C; c++) gg[c]! += sumGH[c]!;
+      }
+      if (beta.requiresGrad) {
+        const gb = beta.gradBuffer();
+        for (let c = 0; c < C; c++) gb[c]! += sumG[c]!;
+      }
+      if (!target) return null;
+      const scale = alloc(C), mg = alloc(C), mgh = alloc(C);
       for (let c = 0; c < C; c++) {
         scale[c] = gd[c]! * invStd[c]!;
         mg[c] = training ? sumG[c]! / M : 0;
         mgh[c] = training ? sumGH[c]! / M : 0;
       }
-      if (S === 1)
-        for (let n = 0, o = 0; n < N; n++, o += C)
-          for (let c = 0; c < C; c++) gx[o + c]! += scale[c]! * (g[o + c]! - mg[c]! - xhat[o + c]! * mgh[c]!);
-      else
-        for (let n = 0; n < N; n++)
-          for (let c = 0; c < C; c++) {
-            const sc = scale[c]!, m1 = mg[c]!, m2 = mgh[c]!;
-            for (let k = (n * C + c) * S, e = k + S; k < e; k++) gx[k]! += sc * (g[k]! - m1 - xhat[k]! * m2);
-          }
-    }
+      return { scale, mg, mgh };
+    };
+    batchNormKernel().backward(g, xhat, N, C, S, sumG, sumGH, coefficients, target?.grad ?? null, target?.accumulate ?? false);
   });
 }

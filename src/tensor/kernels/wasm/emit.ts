@@ -11,8 +11,9 @@
 /** Value types (spec 5.3.1). */
 export const i32 = 0x7f;
 export const f32 = 0x7d;
+export const f64 = 0x7c;
 export const v128 = 0x7b;
-export type ValType = typeof i32 | typeof f32 | typeof v128;
+export type ValType = typeof i32 | typeof f32 | typeof f64 | typeof v128;
 
 /** Unsigned LEB128: 7 bits per byte, low bits first, high bit set on every byte but the last. */
 export function uleb(out: number[], n: number): void {
@@ -146,6 +147,19 @@ export class Code {
   i64Load(offset = 0): this { return this.mem([0x29], 3, offset); }
   i64Store(offset = 0): this { return this.mem([0x37], 3, offset); }
   f32Add(): this { return this.op(0x92); }
+  f32Sub(): this { return this.op(0x93); }
+  f64Load(offset = 0): this { return this.mem([0x2b], 3, offset); }
+  f64Store(offset = 0): this { return this.mem([0x39], 3, offset); }
+  f64Const(x: number): this {
+    this.bytes.push(0x44);
+    this.bytes.push(...new Uint8Array(new Float64Array([x]).buffer));
+    return this;
+  }
+  f64Add(): this { return this.op(0xa0); }
+  f64Sub(): this { return this.op(0xa1); }
+  f64Mul(): this { return this.op(0xa2); }
+  /** f64.promote_f32: a float32 widened, exactly. */
+  f64PromoteF32(): this { return this.op(0xbb); }
   f32Mul(): this { return this.op(0x94); }
 
   // --- bulk memory (prefix 0xfc): zero-filling pads --------------------------------------------
@@ -197,6 +211,15 @@ export class Code {
   f32x4ExtractLane(l: number): this { return this.op(...this.simd(0x1f), l); }
   f32x4Add(): this { return this.op(...this.simd(0xe4)); }
   f32x4Mul(): this { return this.op(...this.simd(0xe6)); }
+  f32x4Sub(): this { return this.op(...this.simd(0xe5)); }
+  f64x2Splat(): this { return this.op(...this.simd(0x14)); }
+  /** f64x2.extract_lane: lane `l` (0 or 1) as an f64. */
+  f64x2ExtractLane(l: number): this { return this.op(...this.simd(0x21), l); }
+  f64x2Add(): this { return this.op(...this.simd(0xf0)); }
+  f64x2Sub(): this { return this.op(...this.simd(0xf1)); }
+  f64x2Mul(): this { return this.op(...this.simd(0xf2)); }
+  /** f64x2.promote_low_f32x4: f32 lanes 0 and 1 widened to two f64 lanes, exactly. */
+  f64x2PromoteLowF32x4(): this { return this.op(...this.simd(0x5f)); }
   /** f32x4.max: per lane the larger, NaN if either is NaN, and +0 over -0. */
   f32x4Max(): this { return this.op(...this.simd(0xe9)); }
   /** f32x4.gt: per lane all ones where a > b, else zeros (a mask). Stack: a, b. */

@@ -22,12 +22,14 @@
  */
 import type { MatmulKernel } from "../matmul.js";
 import type { ActivationKernel } from "../activations.js";
+import type { BatchNormKernel } from "../batch-norm.js";
 import type { ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
 import { emitCol2im, emitIm2col, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu } from "./activations-simd.js";
+import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
 import type { Pass, SpawnWorker } from "./pool.js";
 import { CONTROL_BYTES, WorkerPool } from "./pool.js";
 
@@ -124,6 +126,12 @@ export interface KernelExports {
   relu(x: number, out: number, n: number): void;
   leakyRelu(x: number, out: number, n: number, slope: number): void;
   activationBackward(x: number, g: number, gx: number, n: number, slope: number, accumulate: number): void;
+  /** batch-norm-simd.ts. */
+  bnSum(x: number, N: number, C: number, S: number, sum: number): void;
+  bnSquares(x: number, N: number, C: number, S: number, mean: number, sq: number): void;
+  bnNormalize(x: number, N: number, C: number, S: number, mean: number, invStd: number, gamma: number, beta: number, xhat: number, out: number): void;
+  bnGradSums(g: number, xhat: number, N: number, C: number, S: number, sumG: number, sumGH: number): void;
+  bnInputGrad(g: number, xhat: number, N: number, C: number, S: number, scale: number, mg: number, mgh: number, gx: number, accumulate: number): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,15 +374,17 @@ function emitPackT(w: number): Code {
 export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
-  // 10-12 the activations.
+  // 10-12 the activations, 13-17 batch norm.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
+    emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
+    bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17,
   });
 }
 
@@ -661,6 +671,59 @@ class SimdKernel implements SimdMatmul {
       this.copyIn(g, pg, n);
       if (accumulate) this.copyIn(gx, pgx, n);
       this.pass("activationBackward", [px, pg, pgx, n, slope, accumulate ? 1 : 0], 3, [4, 4, 4, 0, 0, 0], n, 16, n, [4]);
+      this.copyOut(pgx, gx, n);
+    },
+  };
+
+  /**
+   * Batch norm's passes in this kernel's memory (batch-norm-simd.ts), on the calling thread: x (or g
+   * and xhat) copied in once per call, the per-channel arrays beside it, the results copied out.
+   * Against the TypeScript passes, the default training step (two batch norms in the generator)
+   * measured 103.4 against 110.3 ms per batch (medians of six alternations).
+   */
+  readonly batchNorm: BatchNormKernel = {
+    moments: (x, N, C, S, mean, sq) => {
+      const n = N * C * S;
+      const [px, pmean, psq] = this.regions(n, 2 * C, 2 * C);
+      this.copyIn(x, px, n);
+      const m = new Float64Array(this.memory.buffer, pmean, C), q = new Float64Array(this.memory.buffer, psq, C);
+      m.fill(0);
+      this.ex.bnSum(px, N, C, S, pmean);
+      for (let c = 0; c < C; c++) m[c]! /= N * S;
+      q.fill(0);
+      this.ex.bnSquares(px, N, C, S, pmean, psq);
+      mean.set(m);
+      sq.set(q);
+    },
+    normalize: (x, N, C, S, mean, invStd, gamma, beta, xhat, out) => {
+      const n = N * C * S;
+      const [px, pm, pi, pg, pb, ph, po] = this.regions(n, C, C, C, C, n, n);
+      this.copyIn(x, px, n);
+      this.copyIn(mean, pm, C);
+      this.copyIn(invStd, pi, C);
+      this.copyIn(gamma, pg, C);
+      this.copyIn(beta, pb, C);
+      this.ex.bnNormalize(px, N, C, S, pm, pi, pg, pb, ph, po);
+      this.copyOut(ph, xhat, n);
+      this.copyOut(po, out, n);
+    },
+    backward: (g, xhat, N, C, S, sumG, sumGH, coefficients, gx, accumulate) => {
+      const n = N * C * S;
+      const [pg, ph, psg, psgh, psc, pmg, pmgh, pgx] = this.regions(n, n, 2 * C, 2 * C, C, C, C, n);
+      this.copyIn(g, pg, n);
+      this.copyIn(xhat, ph, n);
+      new Float64Array(this.memory.buffer, psg, C).fill(0);
+      new Float64Array(this.memory.buffer, psgh, C).fill(0);
+      this.ex.bnGradSums(pg, ph, N, C, S, psg, psgh);
+      sumG.set(new Float64Array(this.memory.buffer, psg, C));
+      sumGH.set(new Float64Array(this.memory.buffer, psgh, C));
+      const k = coefficients();
+      if (!k || !gx) return;
+      this.copyIn(k.scale, psc, C);
+      this.copyIn(k.mg, pmg, C);
+      this.copyIn(k.mgh, pmgh, C);
+      if (accumulate) this.copyIn(gx, pgx, n);
+      this.ex.bnInputGrad(pg, ph, N, C, S, psc, pmg, pmgh, pgx, accumulate ? 1 : 0);
       this.copyOut(pgx, gx, n);
     },
   };
