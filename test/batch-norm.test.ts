@@ -49,7 +49,7 @@ describe("batch-norm passes: simd against the reference", () => {
         expect(called).toBe(true);
         return { mean, sq, mean32, invStd, xhat, out, sumG, sumGH, fresh, acc };
       };
-      const want = run(referenceBatchNorm), got = run(simd!.batchNorm);
+      const want = run(referenceBatchNorm), got = run(simd!.batchNorm!);
       for (const key of Object.keys(want) as (keyof typeof want)[])
         expect(maxRelDiff(got[key], want[key]), key).toBeLessThan(KERNEL_REL_TOL);
       // and the reference is what the formulas say, at a few entries
