@@ -121,6 +121,14 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       } else a.addToGrad(g); // d(a±b)/da = 1: g itself (b, below, gets its own buffer)
     }
     if (b.requiresGrad) {
+      if (kind === "add" && b.size === g.length) {
+        // b has a's shape: its gradient is g itself, in a buffer of its own (a may hold g's); a fresh
+        // one is a copy (a memcpy), not an addition into zeros
+        const { grad, accumulate } = b.gradTarget();
+        if (accumulate) for (let i = 0; i < g.length; i++) grad[i]! += g[i]!;
+        else grad.set(g);
+        return;
+      }
       const gb = b.gradBuffer();
       if (kind === "mul") reduceToMid(g, p, gb, 1, ad); // d(a*b)/db = a, summed over broadcast axes
       else reduceToMid(g, p, gb, kind === "sub" ? -1 : 1);
