@@ -21,7 +21,7 @@ describe("batch-norm passes: simd against the reference", () => {
 
   // (N, C, S): S = 1 is the (N, C) layout; 49 and 5 leave one lane over a vector, 196 none; C = 7 leaves three channels
   for (const [N, C, S] of [[4, 7, 1], [3, 8, 1], [64, 3136, 1], [2, 3, 49], [5, 2, 5], [8, 32, 196], [1, 1, 3], [2, 5, 4]] as const)
-    it(`(${N}, ${C}, ${S}): moments, normalisation, gradient sums and input gradient`, () => {
+    it(`(${N}, ${C}, ${S}): channel sums, moments, normalisation, gradient sums and input gradient`, () => {
       const prng = new Prng(N * 1000 + C * 10 + S);
       const n = N * C * S;
       const x = prng.fillUniform(new Float32Array(n), -2, 3);
@@ -31,7 +31,9 @@ describe("batch-norm passes: simd against the reference", () => {
       const k: InputGradientCoefficients = { scale: per(0.1, 3), mg: per(-0.2, 0.2), mgh: per(-0.5, 0.5) };
       const gx0 = prng.fillUniform(new Float32Array(n), -1, 1);
       const run = (bn: BatchNormKernel) => {
-        const mean = new Float64Array(C).fill(NaN), sq = new Float64Array(C).fill(NaN); // written over
+        const sums = new Float64Array(C).fill(NaN); // written over
+        bn.channelSums(x, N, C, S, sums);
+        const mean = new Float64Array(C).fill(NaN), sq = new Float64Array(C).fill(NaN);
         bn.moments(x, N, C, S, mean, sq);
         const mean32 = Float32Array.from(mean), invStd = Float32Array.from(sq, (v) => 1 / Math.sqrt(v / (N * S) + 1e-5));
         const xhat = new Float32Array(n).fill(NaN), out = new Float32Array(n).fill(NaN);
@@ -47,7 +49,7 @@ describe("batch-norm passes: simd against the reference", () => {
         let called = false;
         bn.backward(g, xhat, N, C, S, new Float64Array(C), new Float64Array(C), () => ((called = true), null), null, false);
         expect(called).toBe(true);
-        return { mean, sq, mean32, invStd, xhat, out, sumG, sumGH, fresh, acc };
+        return { sums, mean, sq, mean32, invStd, xhat, out, sumG, sumGH, fresh, acc };
       };
       const want = run(referenceBatchNorm), got = run(simd!.batchNorm!);
       for (const key of Object.keys(want) as (keyof typeof want)[])
@@ -56,6 +58,7 @@ describe("batch-norm passes: simd against the reference", () => {
       const c = C - 1, idx = (N - 1) * C * S + c * S + (S - 1);
       let s = 0;
       for (let m = 0; m < N; m++) for (let q = 0; q < S; q++) s += x[(m * C + c) * S + q]!;
+      expect(want.sums[c]).toBeCloseTo(s, 9);
       expect(want.mean[c]).toBeCloseTo(s / (N * S), 10);
       expect(want.fresh[idx]).toBeCloseTo(k.scale[c]! * (g[idx]! - k.mg[c]! - want.xhat[idx]! * k.mgh[c]!), 5);
       expect(want.acc[idx]).toBeCloseTo(gx0[idx]! + want.fresh[idx]!, 5);

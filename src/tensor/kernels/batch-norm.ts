@@ -23,6 +23,8 @@ export interface InputGradientCoefficients {
 }
 
 export interface BatchNormKernel {
+  /** sum[c] = Σ over n, s of x[n, c, s] (float64), written over: also a convolution bias's gradient. */
+  channelSums(x: Float32Array, N: number, C: number, S: number, sum: Float64Array): void;
   /** mean[c] = Σ over n, s of x[n, c, s] / (N·S), then sq[c] = Σ (x - mean[c])², both float64, written over. */
   moments(x: Float32Array, N: number, C: number, S: number, mean: Float64Array, sq: Float64Array): void;
   /** xhat = (x - mean[c]) · invStd[c];  out = gamma[c] · xhat + beta[c]. */
@@ -125,6 +127,10 @@ const passes = {
 };
 
 export const referenceBatchNorm: BatchNormKernel = {
+  channelSums(x, N, C, S, sum) {
+    sum.fill(0);
+    passes.sum(x, N, C, S, sum);
+  },
   moments(x, N, C, S, mean, sq) {
     mean.fill(0);
     passes.sum(x, N, C, S, mean);

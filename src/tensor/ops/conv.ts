@@ -25,6 +25,7 @@
  * and the conv critic's first layer, its mirror image: x (64, 11, 28, 28), w (32, 11, 4, 4):
  *   cols   im2col(x)         = (64*14*14, 11*4*4) = (12544, 176);  rows = cols · Wᵀ = (12544, 32)
  */
+import { batchNormKernel } from "../kernels/batch-norm.js";
 import { convLowering } from "../kernels/conv-lowering.js";
 import { ConvGeometry, convOutSize } from "../kernels/im2col.js";
 import { alloc, allocForOverwrite } from "../storage.js";
@@ -45,15 +46,11 @@ function addChannelBias(y: Float32Array, b: Float32Array, N: number, C: number, 
     }
 }
 
-/** db[c] += sum of dy over batch and positions, dy (N, C, S). */
+/** db[c] += sum of dy over batch and positions, dy (N, C, S): batch norm's per-channel sums, on the active kernel. */
 function channelBiasGrad(dy: Float32Array, db: Float32Array, N: number, C: number, S: number): void {
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) {
-      let s = 0;
-      const base = (n * C + c) * S;
-      for (let k = 0; k < S; k++) s += dy[base + k]!;
-      db[c]! += s;
-    }
+  const sum = new Float64Array(C);
+  batchNormKernel().channelSums(dy, N, C, S, sum);
+  for (let c = 0; c < C; c++) db[c]! += sum[c]!;
 }
 
 function checkOptions(op: string, o: ConvOptions): { stride: number; pad: number } {
