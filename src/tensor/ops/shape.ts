@@ -1,7 +1,8 @@
 /**
  * Ops that move values without arithmetic: reshape (and flatten), concat and slice along an axis.
- * Reshape shares its input's buffer (and hands its gradient's buffer back when it can); concat and slice copy. Viewed around an axis, a tensor is
- * (outer, axis, inner), and every copy here is a loop over contiguous runs of axis*inner values.
+ * Reshape shares its input's buffer (and hands its gradient's buffer back when it can); concat and
+ * slice copy. Viewed around an axis, a tensor is (outer, axis, inner), and every copy here is a
+ * loop over contiguous runs of axis*inner values.
  */
 import { allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr, sizeOf } from "../tensor.js";

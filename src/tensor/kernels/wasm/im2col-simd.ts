@@ -36,8 +36,7 @@ function emitLowering(dir: Direction): Code {
   const ih0 = f.local(i32); // oh*S - P: the image row of kernel row 0
   const ih = f.local(i32);
   const w0 = f.local(i32); // ow*S - P: the image column of kernel column 0
-  const inside = f.local(i32); // 1: the runs of this cols row lie within the image's columns
-  const quad = f.local(i32); // 1: each run is one v128 (im2col: KW = 4, under `mask`; col2im: KW = 4 and inside)
+  const quad = f.local(i32); // 1: each run is one v128 (im2col: KW = 4, under `mask`; col2im: KW = 4 and the row's runs inside the image)
   const mask = f.local(v128); // lane l all ones iff image column w0 + l is inside, (w0 + l) <u W
   const pImg = f.local(i32); // byte address of image (n, c, ih, w0), wherever that is
   const pCol = f.local(i32); // byte address in cols, advancing through it in order
@@ -59,18 +58,16 @@ function emitLowering(dir: Direction): Code {
     }
   };
 
+  if (dir === "im2col") f.get(KW).i32(4).eq().set(quad); // col2im sets it per cols row, below
   f.get(W).i32(4).mul().set(rowStep);
   f.get(H).get(KH).sub().get(rowStep).mul().set(planeSkip);
   f.get(cols).set(pCol);
   loop(n, N, () => loop(oh, OH, () => loop(ow, OW, () => {
     f.get(oh).get(S).mul().get(P).sub().set(ih0);
     f.get(ow).get(S).mul().get(P).sub().set(w0);
-    // inside: w0 >= 0 and w0 + KW <= W, that is w0 <=u W - KW (false for negative w0), with KW <= W
-    f.get(w0).get(W).get(KW).sub().leU().get(KW).get(W).leU().and_().set(inside);
-    if (dir === "im2col") {
-      f.get(KW).i32(4).eq().set(quad);
-      f.get(w0).i32x4Splat().i32x4Const(0, 1, 2, 3).i32x4Add().get(W).i32x4Splat().i32x4LtU().set(mask);
-    } else f.get(inside).get(KW).i32(4).eq().and_().set(quad);
+    if (dir === "im2col") f.get(w0).i32x4Splat().i32x4Const(0, 1, 2, 3).i32x4Add().get(W).i32x4Splat().i32x4LtU().set(mask);
+    // col2im: inside, w0 >= 0 and w0 + KW <= W, that is w0 <=u W - KW (false for negative w0), with KW <= W
+    else f.get(w0).get(W).get(KW).sub().leU().get(KW).get(W).leU().and_().get(KW).i32(4).eq().and_().set(quad);
     // pImg = img + (((n*C)*H + ih0)*W + w0)*4: channel 0, kernel row 0
     f.get(img).get(n).get(C).mul().get(H).mul().get(ih0).add().get(W).mul().get(w0).add().i32(4).mul().add().set(pImg);
     loop(c, C, () => {

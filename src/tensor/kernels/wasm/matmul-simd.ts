@@ -504,7 +504,7 @@ export interface SimdMatmulOptions {
   minParallelWork?: number;
   /** Passes over a batch (im2col, col2im, layout changes, activations) touching fewer floats stay on the calling thread. */
   minParallelPass?: number;
-  /** Tile and block sizes, for measurements; otherwise DEFAULT_BLOCKING, with `fma` where relaxed SIMD is available. */
+  /** Tile and block sizes, for measurements; otherwise defaultBlocking(fma), with `fma` where relaxed SIMD is available. */
   blocking?: Blocking;
   /** Upper bound of the memory, in MiB (default 1024): A, B and C of one product must fit. */
   maxMemoryMiB?: number;
@@ -603,8 +603,8 @@ class SimdKernel implements SimdMatmul {
   /**
    * The convolution lowerings (conv-lowering.ts) done in this kernel's memory: the image and the
    * operands are copied in; im2col or col2im and the layout changes between NCHW and rows run in
-   * wasm (im2col-simd.ts) on the calling thread, the product on every thread; only the NCHW result
-   * (or the image) is copied out.
+   * wasm (im2col-simd.ts), the product and, when big enough, those passes on every thread; only the
+   * NCHW result (or the image) is copied out.
    */
   readonly conv: ConvLowering = {
     im2colTimesWt: (x, g, w, P, out, opts = {}) => {
@@ -645,9 +645,9 @@ class SimdKernel implements SimdMatmul {
   };
 
   /**
-   * relu and leakyRelu in this kernel's memory (activations-simd.ts), on the calling thread: the
-   * operands are copied in and the result out (a memcpy each, about 0.1 ms per 400,000 values),
-   * and the pass itself runs four lanes at a time.
+   * relu and leakyRelu in this kernel's memory (activations-simd.ts): the operands are copied in
+   * and the result out (a memcpy each, about 0.1 ms per 400,000 values), and the pass itself runs
+   * four lanes at a time, on every thread when big enough.
    */
   readonly activations: ActivationKernel = {
     relu: (x, out) => {
@@ -686,18 +686,13 @@ class SimdKernel implements SimdMatmul {
       const n = N * C * S;
       const [px, psum] = this.regions(n, 2 * C);
       this.copyIn(x, px, n);
-      const out = new Float64Array(this.memory.buffer, psum, C);
-      out.fill(0);
-      this.ex.bnSum(px, N, C, S, psum);
-      sum.set(out);
+      sum.set(this.channelSumsAt(px, N, C, S, psum));
     },
     moments: (x, N, C, S, mean, sq) => {
       const n = N * C * S;
       const [px, pmean, psq] = this.regions(n, 2 * C, 2 * C);
       this.copyIn(x, px, n);
-      const m = new Float64Array(this.memory.buffer, pmean, C), q = new Float64Array(this.memory.buffer, psq, C);
-      m.fill(0);
-      this.ex.bnSum(px, N, C, S, pmean);
+      const m = this.channelSumsAt(px, N, C, S, pmean), q = new Float64Array(this.memory.buffer, psq, C);
       for (let c = 0; c < C; c++) m[c]! /= N * S;
       q.fill(0);
       this.ex.bnSquares(px, N, C, S, pmean, psq);
@@ -736,6 +731,14 @@ class SimdKernel implements SimdMatmul {
       this.copyOut(pgx, gx, n);
     },
   };
+
+  /** The per-channel sums (float64) of (N, C, S) floats at px, written over C doubles at psum; a view of them. */
+  private channelSumsAt(px: number, N: number, C: number, S: number, psum: number): Float64Array {
+    const sums = new Float64Array(this.memory.buffer, psum, C);
+    sums.fill(0);
+    this.ex.bnSum(px, N, C, S, psum);
+    return sums;
+  }
 
   /** cols = im2col(image), both in the memory; on every thread, a chunk of images each, if it is big enough. */
   private im2col(px: number, pcols: number, g: ConvGeometry): void {
