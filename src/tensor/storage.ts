@@ -9,7 +9,21 @@
  * do. The contract: nothing allocated inside `recycling` may be used after it returns (a step
  * keeps only numbers, and writes into buffers made outside it: weights, gradients, optimizer state).
  * A value that must outlive the step is made inside `keep(fn)`.
+ *
+ * Where a scope's new buffers live: on the JavaScript heap, or in a matmul kernel's own memory
+ * when the active kernel offers it (`setStorageHeap`, called by kernels/matmul.ts's
+ * setMatmulKernel): the SIMD kernel then computes on them in place, without copying operands in
+ * and results out. Buffers outside a scope are always on the JavaScript heap: nothing would free
+ * them in the kernel's memory.
  */
+
+/** Fresh, zero-filled float32 buffers from a kernel's memory; null when it has no more room. */
+export interface StorageHeap {
+  alloc(n: number): Float32Array | null;
+}
+
+/** Where `recycling` scopes take new buffers from, besides the JavaScript heap. */
+let heap: StorageHeap | null = null;
 
 /** Buffers handed out in the current `recycling` scope, or null outside one. */
 let inScope: Float32Array[] | null = null;
@@ -40,7 +54,7 @@ function take(n: number): { buf: Float32Array; reused: boolean } {
   if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
   if (inScope === null) return { buf: new Float32Array(n), reused: false };
   const recycled = free.get(n)?.pop();
-  const buf = recycled ?? new Float32Array(n);
+  const buf = recycled ?? heap?.alloc(n) ?? new Float32Array(n);
   inScope.push(buf);
   return { buf, reused: recycled !== undefined };
 }
@@ -60,6 +74,16 @@ export function recycling<T>(fn: () => T): T {
     }
     inScope = null;
   }
+}
+
+/**
+ * Takes the new buffers of later `recycling` scopes from `h` (null: the JavaScript heap), and drops
+ * the free list, whose buffers may live in the previous heap. Not inside a scope.
+ */
+export function setStorageHeap(h: StorageHeap | null): void {
+  if (inScope !== null) throw new Error("setStorageHeap: inside a recycling scope");
+  heap = h;
+  free.clear();
 }
 
 /**

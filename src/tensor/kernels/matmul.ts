@@ -12,6 +12,8 @@
 import type { ActivationKernel } from "./activations.js";
 import type { BatchNormKernel } from "./batch-norm.js";
 import type { ConvLowering } from "./conv-lowering.js";
+import type { StorageHeap } from "../storage.js";
+import { setStorageHeap } from "../storage.js";
 
 export interface MatmulKernel {
   readonly name: string;
@@ -21,6 +23,8 @@ export interface MatmulKernel {
   readonly activations?: ActivationKernel;
   /** Its own batch-norm passes (batch-norm.ts); the reference ones if absent. */
   readonly batchNorm?: BatchNormKernel;
+  /** Buffers in its own memory for the step buffers (storage.ts), which it then uses in place. */
+  readonly storage?: StorageHeap;
   gemm(
     transA: boolean,
     transB: boolean,
@@ -199,7 +203,9 @@ export function matmulKernel(): MatmulKernel {
 
 /** Chooses the kernel the ops use (the default is `matmulBlocked`). */
 export function setMatmulKernel(k: MatmulKernel): void {
+  if (k === active) return;
   active = k;
+  setStorageHeap(k.storage ?? null);
 }
 
 /** C = op(A)·op(B) (+ C) with the active kernel; see the layout legend at the top of this file. */

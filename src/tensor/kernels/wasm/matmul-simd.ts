@@ -1,8 +1,10 @@
 /**
  * A WebAssembly SIMD matmul kernel, same contract as `MatmulKernel` (see ../matmul.ts for the
- * layouts): C (M,N) = op(A)·op(B) [+ C]. Tensors stay on the JS heap; each product copies A and B
- * into the kernel's own WebAssembly.Memory, packs blocks there and runs a register-tiled f32x4
- * micro-kernel, then copies C back. The wasm bytes are written by `emit.ts`, nothing else.
+ * layouts): C (M,N) = op(A)·op(B) [+ C]. It computes in its own WebAssembly.Memory: an operand
+ * that already lives there (a step buffer the engine's allocator took from `storage`, see
+ * arena.ts) is used in place, any other is copied in (and a result copied back); it packs blocks
+ * there and runs a register-tiled f32x4 micro-kernel. The wasm bytes are written by `emit.ts`,
+ * nothing else.
  * Optionally spread over worker threads that share that memory (pool.ts). Not an op: the ops call
  * whichever kernel `setMatmulKernel` chose.
  *
@@ -32,6 +34,8 @@ import { emitActivationBackward, emitLeakyRelu, emitRelu } from "./activations-s
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
 import type { Pass, SpawnWorker } from "./pool.js";
 import { CONTROL_BYTES, WorkerPool } from "./pool.js";
+import { MemoryArena, align64 } from "./arena.js";
+import type { StorageHeap } from "../../storage.js";
 
 /** Register tile and cache blocks; all counts of float32 elements. See DEFAULT_BLOCKING. */
 export interface Blocking {
@@ -431,10 +435,10 @@ export function sharedMemoryAvailable(): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Memory layout, in bytes: [control block][slot 0][slot 1]...[A][B][C]. A slot is one thread's
-// scratch: an edge tile, a packed A block and a packed B panel. Regions start on 64-byte lines.
+// Memory layout, in bytes: [control block][slot 0][slot 1]...[arena.ts's blocks: the scratch
+// block, step buffers]. A slot is one thread's scratch: an edge tile, a packed A block and a packed
+// B panel. Regions start on 64-byte lines.
 
-const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 
 /** Byte offsets of thread `slot`'s scratch. */
 export interface Scratch {
@@ -506,8 +510,14 @@ export interface SimdMatmulOptions {
   minParallelPass?: number;
   /** Tile and block sizes, for measurements; otherwise defaultBlocking(fma), with `fma` where relaxed SIMD is available. */
   blocking?: Blocking;
-  /** Upper bound of the memory, in MiB (default 1024): A, B and C of one product must fit. */
+  /** Upper bound of the memory, in MiB (default 2048): the step buffers it holds and one call's scratch must fit. */
   maxMemoryMiB?: number;
+  /**
+   * Offer the engine's step buffers a place in this memory (`storage`, see storage.ts), so that
+   * ops use them in place. Needs a shared memory (one that grows without detaching views): the
+   * default is on wherever shared memory is available.
+   */
+  residentStorage?: boolean;
 }
 
 /** A MatmulKernel that owns wasm memory and maybe worker threads: call dispose() when done. */
@@ -547,8 +557,10 @@ export async function createSimdMatmul(opts: SimdMatmulOptions = {}): Promise<Si
   if (bl.fma && !relaxedSimdAvailable()) throw new Error("simd matmul: fma needs relaxed SIMD, which this engine lacks");
   if (threads > 1 && !opts.spawn) throw new Error("simd matmul: threads > 1 needs a spawn function");
   if (threads > 1 && !sharedMemoryAvailable()) throw new Error("simd matmul: no shared WebAssembly memory here");
-  const shared = threads > 1;
-  const maxPages = Math.ceil(((opts.maxMemoryMiB ?? 1024) * 1024 * 1024) / PAGE);
+  const residentStorage = opts.residentStorage ?? sharedMemoryAvailable();
+  if (residentStorage && !sharedMemoryAvailable()) throw new Error("simd matmul: resident storage needs shared WebAssembly memory");
+  const shared = threads > 1 || residentStorage;
+  const maxPages = Math.ceil(((opts.maxMemoryMiB ?? 2048) * 1024 * 1024) / PAGE);
   const fixed = CONTROL_BYTES + threads * slotBytes(bl);
   const minPages = Math.ceil(fixed / PAGE) + 1;
   if (minPages > maxPages) throw new Error("simd matmul: maxMemoryMiB too small for the scratch");
@@ -557,7 +569,8 @@ export async function createSimdMatmul(opts: SimdMatmulOptions = {}): Promise<Si
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as unknown as KernelExports;
   const pool = threads > 1 ? await WorkerPool.start(opts.spawn!, { module, memory, blocking: bl }, threads - 1) : undefined;
-  return new SimdKernel(ex, bl, memory, fixed, threads, opts.minParallelWork ?? MIN_PARALLEL_WORK, opts.minParallelPass ?? MIN_PARALLEL_PASS, pool);
+  const arena = new MemoryArena(memory, fixed);
+  return new SimdKernel(ex, bl, arena, threads, opts.minParallelWork ?? MIN_PARALLEL_WORK, opts.minParallelPass ?? MIN_PARALLEL_PASS, pool, residentStorage);
 }
 
 /** Elements of the image (N,C,H,W) of a geometry. */
@@ -570,129 +583,141 @@ function geometryArgs(g: ConvGeometry): [number, number, number, number, number,
   return [g.N, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW];
 }
 
+/** How a kernel call uses an array: reads it, writes it over, or adds into it. */
+type Use = "in" | "out" | "inout";
+/** An operand of a kernel call: an array and how many of its floats it uses, or a scratch region of so many floats. */
+type Operand = { a: Float32Array; n: number; use: Use } | number;
+const input = (a: Float32Array, n: number): Operand => ({ a, n, use: "in" });
+const output = (a: Float32Array, n: number, accumulate = false): Operand => ({ a, n, use: accumulate ? "inout" : "out" });
+
 class SimdKernel implements SimdMatmul {
   /** "simd-fma" when the micro-kernel multiply-adds with relaxed SIMD, else "simd". */
   readonly name: string;
-  private f32: Float32Array;
+  /** Step buffers in this memory (storage.ts), when it is shared (so that it grows without detaching them). */
+  readonly storage?: StorageHeap;
   private disposed = false;
+  /** The scratch block: where operands that are not in the memory are copied, and the cols matrices. */
+  private scratchAt: number;
+  private scratchBytes = 0;
+  /** The arrays `storage` handed out: ops use them in place. */
+  private readonly resident = new WeakSet<Float32Array>();
+  /** Copies out of scratch still to make when the current call finishes: [offset, array, floats]. */
+  private pending: [number, Float32Array, number][] = [];
 
   constructor(
     private readonly ex: KernelExports,
     readonly blocking: Blocking,
-    private readonly memory: WebAssembly.Memory,
-    /** First byte after the control block and the slots: where A, B and C go. */
-    private readonly dataStart: number,
+    private readonly arena: MemoryArena,
     readonly threads: number,
     private readonly minParallelWork: number,
     private readonly minParallelPass: number,
     private readonly pool: WorkerPool | undefined,
+    residentStorage: boolean,
   ) {
-    this.f32 = new Float32Array(memory.buffer);
     this.name = blocking.fma ? "simd-fma" : "simd";
+    this.scratchAt = arena.tryAlloc(0)!;
+    if (residentStorage)
+      this.storage = {
+        alloc: (n) => {
+          if (this.disposed) return null;
+          const at = this.arena.tryAlloc(n * 4);
+          if (at === null) return null;
+          const a = new Float32Array(this.arena.memory.buffer, at, n);
+          this.resident.add(a);
+          return a;
+        },
+      };
+  }
+
+  private get f32(): Float32Array {
+    return this.arena.view;
   }
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void {
-    const [a, b, c] = this.regions(M * K, K * N, M * N);
-    this.copyIn(A, a, M * K);
-    this.copyIn(B, b, K * N);
-    if (accumulate) this.copyIn(C, c, M * N);
+    const [a, b, c] = this.place(input(A, M * K), input(B, K * N), output(C, M * N, accumulate));
     this.product({ transA, transB, M, N, K, a, b, c, accumulate });
-    this.copyOut(c, C, M * N);
+    this.finish();
   }
 
   /**
    * The convolution lowerings (conv-lowering.ts) done in this kernel's memory: the image and the
-   * operands are copied in; im2col or col2im and the layout changes between NCHW and rows run in
-   * wasm (im2col-simd.ts), the product and, when big enough, those passes on every thread; only the
-   * NCHW result (or the image) is copied out.
+   * operands are used in place or copied in; im2col or col2im and the layout changes between NCHW
+   * and rows run in wasm (im2col-simd.ts), the product and, when big enough, those passes on every
+   * thread; the NCHW result (or the image) is written in place or copied out.
    */
   readonly conv: ConvLowering = {
     im2colTimesWt: (x, g, w, P, out, opts = {}) => {
       const { R, CKK } = patchDims(g);
       const bias = opts.bias;
-      const [px, pw, pcols, prows, pout, pbias] = this.regions(imageSize(g), P * CKK, R * CKK, R * P, R * P, bias ? P : 0);
-      this.copyIn(x, px, imageSize(g));
-      this.copyIn(w, pw, P * CKK);
-      if (bias) this.copyIn(bias, pbias, P);
+      const [px, pw, pbias, pcols, prows, pout] = this.place(
+        input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0, R * CKK, R * P, opts.accumulate ? R * P : output(out, R * P));
       this.im2col(px, pcols, g);
       this.product({ transA: false, transB: true, M: R, N: P, K: CKK, a: pcols, b: pw, c: prows, accumulate: false });
       this.layout("rowsToNchw", prows, pout, g.N, P, g.OH * g.OW, bias ? pbias : 0);
       if (opts.accumulate) this.addOut(pout, out, R * P);
-      else this.copyOut(pout, out, R * P);
+      this.finish();
     },
     addAtTimesIm2col: (A, P, x, g, dW) => {
       const { R, CKK } = patchDims(g);
-      const [pA, prows, px, pcols, pdw] = this.regions(R * P, R * P, imageSize(g), R * CKK, P * CKK);
-      this.copyIn(A, pA, R * P);
-      this.copyIn(x, px, imageSize(g));
-      this.copyIn(dW, pdw, P * CKK);
+      const [pA, px, pdw, prows, pcols] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true), R * P, R * CKK);
       this.layout("nchwToRows", pA, prows, g.N, P, g.OH * g.OW);
       this.im2col(px, pcols, g);
       this.product({ transA: true, transB: false, M: P, N: CKK, K: R, a: prows, b: pcols, c: pdw, accumulate: true });
-      this.copyOut(pdw, dW, P * CKK);
+      this.finish();
     },
     addCol2imOfProduct: (A, P, w, g, img) => {
       const { R, CKK } = patchDims(g);
-      const [pA, prows, pw, pcols, pimg] = this.regions(R * P, R * P, P * CKK, R * CKK, imageSize(g));
-      this.copyIn(A, pA, R * P);
-      this.copyIn(w, pw, P * CKK);
-      this.copyIn(img, pimg, imageSize(g));
+      const [pA, pw, pimg, prows, pcols] = this.place(input(A, R * P), input(w, P * CKK), output(img, imageSize(g), true), R * P, R * CKK);
       this.layout("nchwToRows", pA, prows, g.N, P, g.OH * g.OW);
       this.product({ transA: false, transB: false, M: R, N: CKK, K: P, a: prows, b: pw, c: pcols, accumulate: false });
       this.pass("col2im", [pcols, pimg, ...geometryArgs(g)], 2, [g.OH * g.OW * CKK * 4, (imageSize(g) / g.N) * 4], g.N, 1, R * CKK);
-      this.copyOut(pimg, img, imageSize(g));
+      this.finish();
     },
   };
 
   /**
-   * relu and leakyRelu in this kernel's memory (activations-simd.ts): the operands are copied in
-   * and the result out (a memcpy each, about 0.1 ms per 400,000 values), and the pass itself runs
-   * four lanes at a time, on every thread when big enough.
+   * relu and leakyRelu in this kernel's memory (activations-simd.ts): the operands used in place
+   * or copied in (a memcpy each, about 0.1 ms per 400,000 values), the pass itself four lanes at a
+   * time, on every thread when big enough.
    */
   readonly activations: ActivationKernel = {
     relu: (x, out) => {
       const n = x.length;
-      const [px, pout] = this.regions(n, n);
-      this.copyIn(x, px, n);
+      const [px, pout] = this.place(input(x, n), output(out, n));
       this.pass("relu", [px, pout, n], 2, [4, 4, 0], n, 16, n);
-      this.copyOut(pout, out, n);
+      this.finish();
     },
     leakyRelu: (x, out, slope) => {
       const n = x.length;
-      const [px, pout] = this.regions(n, n);
-      this.copyIn(x, px, n);
+      const [px, pout] = this.place(input(x, n), output(out, n));
       this.pass("leakyRelu", [px, pout, n, slope], 2, [4, 4, 0, 0], n, 16, n, [3]);
-      this.copyOut(pout, out, n);
+      this.finish();
     },
     backward: (x, g, gx, slope, accumulate) => {
       const n = x.length;
-      const [px, pg, pgx] = this.regions(n, n, n);
-      this.copyIn(x, px, n);
-      this.copyIn(g, pg, n);
-      if (accumulate) this.copyIn(gx, pgx, n);
+      const [px, pg, pgx] = this.place(input(x, n), input(g, n), output(gx, n, accumulate));
       this.pass("activationBackward", [px, pg, pgx, n, slope, accumulate ? 1 : 0], 3, [4, 4, 4, 0, 0, 0], n, 16, n, [4]);
-      this.copyOut(pgx, gx, n);
+      this.finish();
     },
   };
 
   /**
    * Batch norm's passes in this kernel's memory (batch-norm-simd.ts), on the calling thread: x (or g
-   * and xhat) copied in once per call, the per-channel arrays beside it, the results copied out.
-   * Against the TypeScript passes, the default training step (two batch norms in the generator)
-   * measured 103.4 against 110.3 ms per batch (medians of six alternations).
+   * and xhat) used in place or copied in once per call, the per-channel arrays beside it, the
+   * results written in place or copied out. Against the TypeScript passes, the default training
+   * step (two batch norms in the generator) measured 103.4 against 110.3 ms per batch (medians of
+   * six alternations).
    */
   readonly batchNorm: BatchNormKernel = {
     channelSums: (x, N, C, S, sum) => {
       const n = N * C * S;
-      const [px, psum] = this.regions(n, 2 * C);
-      this.copyIn(x, px, n);
+      const [px, psum] = this.place(input(x, n), 2 * C);
       sum.set(this.channelSumsAt(px, N, C, S, psum));
     },
     moments: (x, N, C, S, mean, sq) => {
       const n = N * C * S;
-      const [px, pmean, psq] = this.regions(n, 2 * C, 2 * C);
-      this.copyIn(x, px, n);
-      const m = this.channelSumsAt(px, N, C, S, pmean), q = new Float64Array(this.memory.buffer, psq, C);
+      const [px, pmean, psq] = this.place(input(x, n), 2 * C, 2 * C);
+      const m = this.channelSumsAt(px, N, C, S, pmean), q = new Float64Array(this.f32.buffer, psq, C);
       for (let c = 0; c < C; c++) m[c]! /= N * S;
       q.fill(0);
       this.ex.bnSquares(px, N, C, S, pmean, psq);
@@ -701,40 +726,36 @@ class SimdKernel implements SimdMatmul {
     },
     normalize: (x, N, C, S, mean, invStd, gamma, beta, xhat, out) => {
       const n = N * C * S;
-      const [px, pm, pi, pg, pb, ph, po] = this.regions(n, C, C, C, C, n, n);
-      this.copyIn(x, px, n);
-      this.copyIn(mean, pm, C);
-      this.copyIn(invStd, pi, C);
-      this.copyIn(gamma, pg, C);
-      this.copyIn(beta, pb, C);
+      const [px, pm, pi, pg, pb, ph, po] = this.place(
+        input(x, n), input(mean, C), input(invStd, C), input(gamma, C), input(beta, C), output(xhat, n), output(out, n));
       this.ex.bnNormalize(px, N, C, S, pm, pi, pg, pb, ph, po);
-      this.copyOut(ph, xhat, n);
-      this.copyOut(po, out, n);
+      this.finish();
     },
     backward: (g, xhat, N, C, S, sumG, sumGH, coefficients, gx, accumulate) => {
       const n = N * C * S;
-      const [pg, ph, psg, psgh, psc, pmg, pmgh, pgx] = this.regions(n, n, 2 * C, 2 * C, C, C, C, n);
-      this.copyIn(g, pg, n);
-      this.copyIn(xhat, ph, n);
-      new Float64Array(this.memory.buffer, psg, C).fill(0);
-      new Float64Array(this.memory.buffer, psgh, C).fill(0);
+      const [pg, ph, psg, psgh, psc, pmg, pmgh, pgx] = this.place(input(g, n), input(xhat, n), 2 * C, 2 * C, C, C, C, gx ? output(gx, n, accumulate) : 0);
+      const f64 = (at: number): Float64Array => new Float64Array(this.f32.buffer, at, C);
+      f64(psg).fill(0);
+      f64(psgh).fill(0);
       this.ex.bnGradSums(pg, ph, N, C, S, psg, psgh);
-      sumG.set(new Float64Array(this.memory.buffer, psg, C));
-      sumGH.set(new Float64Array(this.memory.buffer, psgh, C));
+      sumG.set(f64(psg));
+      sumGH.set(f64(psgh));
       const k = coefficients();
-      if (!k || !gx) return;
+      if (!k || !gx) {
+        this.pending = []; // gx not computed: nothing to copy out
+        return;
+      }
       this.copyIn(k.scale, psc, C);
       this.copyIn(k.mg, pmg, C);
       this.copyIn(k.mgh, pmgh, C);
-      if (accumulate) this.copyIn(gx, pgx, n);
       this.ex.bnInputGrad(pg, ph, N, C, S, psc, pmg, pmgh, pgx, accumulate ? 1 : 0);
-      this.copyOut(pgx, gx, n);
+      this.finish();
     },
   };
 
   /** The per-channel sums (float64) of (N, C, S) floats at px, written over C doubles at psum; a view of them. */
   private channelSumsAt(px: number, N: number, C: number, S: number, psum: number): Float64Array {
-    const sums = new Float64Array(this.memory.buffer, psum, C);
+    const sums = new Float64Array(this.f32.buffer, psum, C);
     sums.fill(0);
     this.ex.bnSum(px, N, C, S, psum);
     return sums;
@@ -780,20 +801,54 @@ class SimdKernel implements SimdMatmul {
   }
 
   /**
-   * Byte offsets of consecutive regions of these many floats after the scratch, the memory grown to
-   * hold them and 64 bytes more. Each starts on a 64-byte line, so a vector pass may run over the
-   * last, partial vector of a region, and im2col-simd.ts's masked runs may touch 12 bytes past one.
+   * Byte offsets for a call's operands, in order: an array this kernel's storage handed out is used
+   * where it is (unless an output is also an input of the call); any other array gets a scratch
+   * region, an input (or an output added into) copied in, and an output copied out by `finish`; a
+   * number is a scratch region of that many floats. Scratch regions are consecutive in the scratch
+   * block, each on a 64-byte line.
    */
-  private regions(...floats: number[]): number[] {
+  private place(...operands: Operand[]): number[] {
     if (this.disposed) throw new Error("simd matmul: used after dispose()");
-    const at: number[] = [];
-    let end = this.dataStart;
-    for (const n of floats) {
-      at.push(end);
-      end += align64(n * 4);
+    this.pending = [];
+    // an output is computed in place unless the same array is another operand of the call
+    const shared = (o: Operand): boolean => typeof o !== "number" && operands.some((p) => p !== o && typeof p !== "number" && p.a === o.a);
+    const inPlace = operands.map((o) => typeof o !== "number" && this.resident.has(o.a) && o.a.length >= o.n && (o.use === "in" || !shared(o)));
+    let bytes = 0;
+    const offsets = operands.map((o, i) => {
+      if (inPlace[i]) return 0;
+      const at = bytes;
+      bytes += align64((typeof o === "number" ? o : o.n) * 4);
+      return at;
+    });
+    this.reserveScratch(bytes);
+    return operands.map((o, i) => {
+      if (typeof o === "number") return this.scratchAt + offsets[i]!;
+      if (inPlace[i]) return o.a.byteOffset;
+      const at = this.scratchAt + offsets[i]!;
+      if (o.use !== "out") this.copyIn(o.a, at, o.n);
+      if (o.use !== "in") this.pending.push([at, o.a, o.n]);
+      return at;
+    });
+  }
+
+  /** Copies the current call's outputs that were computed in scratch out to their arrays. */
+  private finish(): void {
+    for (const [at, a, n] of this.pending) this.copyOut(at, a, n);
+    this.pending = [];
+  }
+
+  /** Makes the scratch block at least `bytes` long: in place when it is the arena's last block, else a new block. */
+  private reserveScratch(bytes: number): void {
+    if (bytes <= this.scratchBytes) return;
+    const want = Math.max(bytes, Math.ceil(this.scratchBytes * 1.5));
+    if (this.arena.isTop(this.scratchAt, this.scratchBytes) && this.arena.extendTop(this.scratchAt, want)) {
+      this.scratchBytes = want;
+      return;
     }
-    this.reserve(end + 64);
-    return at;
+    const at = this.arena.tryAlloc(want);
+    if (at === null) throw new Error("simd matmul: the kernel's memory is full (maxMemoryMiB)");
+    this.scratchAt = at;
+    this.scratchBytes = want;
   }
 
   private copyIn(src: Float32Array, at: number, n: number): void {
@@ -808,13 +863,6 @@ class SimdKernel implements SimdMatmul {
     const f32 = this.f32;
     const o = at / 4;
     for (let i = 0; i < n; i++) dst[i]! += f32[o + i]!;
-  }
-
-  /** Grows the memory to hold `bytes`, and renews the view (a grown buffer is a new object). */
-  private reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
-    if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
   }
 
   async dispose(): Promise<void> {
