@@ -7,7 +7,7 @@ import * as T from "../src/tensor/index.js";
 import { conv2dDirect, convOutSize, col2im, im2col } from "../src/tensor/kernels/im2col.js";
 import { convLowering, referenceLowering } from "../src/tensor/kernels/conv-lowering.js";
 import { matmulNaive } from "../src/tensor/kernels/matmul.js";
-import { maxRelDiff } from "./gradcheck.js";
+import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
 import { ADJOINT_REL_TOL, KERNEL_REL_TOL } from "./tolerances.js";
 import { onEveryBackend } from "./backends.js";
 
@@ -83,6 +83,27 @@ onEveryBackend((backend) => {
         matmulNaive.gemm(false, false, R, CKK, P, asRows(A), w, prod, false);
         col2im(prod, g, wantImg);
         expect(maxRelDiff(img, wantImg), "addCol2imOfProduct").toBeLessThan(KERNEL_REL_TOL);
+        // a ColsCache: an empty one is filled with im2col(x); a filled one is used as it is, so a
+        // cache holding another image's cols gives that image's results
+        const cache = { buf: new Float32Array(R * CKK).fill(NaN), filled: false };
+        const cached = new Float32Array(R * P).fill(NaN);
+        L.im2colTimesWt(x, g, w, P, cached, { cols: cache });
+        expect(cache.filled).toBe(true);
+        expect(firstBitDifference(cache.buf, cols), "the cache holds im2col(x)").toBe(-1);
+        expect(maxRelDiff(cached, want), "im2colTimesWt, filling the cache").toBeLessThan(KERNEL_REL_TOL);
+        const dWc = dW0.slice();
+        L.addAtTimesIm2col(A, P, x, g, dWc, { buf: cols.slice(), filled: false });
+        expect(maxRelDiff(dWc, wantDW), "addAtTimesIm2col, filling a cache").toBeLessThan(KERNEL_REL_TOL);
+        const x2 = rand([N, C, H, W]).data, cols2 = new Float32Array(R * CKK);
+        im2col(x2, g, cols2);
+        const other = { buf: cols2, filled: true };
+        const fromCache = new Float32Array(R * P).fill(NaN), dW2 = dW0.slice(), wantDW2 = dW0.slice(), rows2 = new Float32Array(R * P);
+        L.im2colTimesWt(x, g, w, P, fromCache, { cols: other }); // x is not read: the cache is filled
+        matmulNaive.gemm(false, true, R, P, CKK, cols2, w, rows2, false);
+        expect(maxRelDiff(fromCache, asNchw(rows2)), "im2colTimesWt from a filled cache").toBeLessThan(KERNEL_REL_TOL);
+        L.addAtTimesIm2col(A, P, x, g, dW2, other);
+        matmulNaive.gemm(true, false, P, CKK, R, asRows(A), cols2, wantDW2, true);
+        expect(maxRelDiff(dW2, wantDW2), "addAtTimesIm2col from a filled cache").toBeLessThan(KERNEL_REL_TOL);
       });
   });
 

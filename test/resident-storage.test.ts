@@ -91,6 +91,13 @@ for (const [name, make] of KERNELS)
           samePlacedAnywhere([rand(img), rand(P * CKK), rand(out)], ([x, w, o]) => L.im2colTimesWt(x!, g, w!, P, o!, { accumulate }));
         }
         samePlacedAnywhere([rand(out), rand(img), rand(P * CKK)], ([A, x, dW]) => L.addAtTimesIm2col(A!, P, x!, g, dW!));
+        // im2col kept in a cache buffer (written by the first call, read by the second)
+        const R = N * OH * OW;
+        samePlacedAnywhere([rand(img), rand(P * CKK), rand(out), rand(R * CKK), rand(out), rand(P * CKK)], ([x, w, o, cols, A, dW]) => {
+          const cache = { buf: cols!, filled: false };
+          L.im2colTimesWt(x!, g, w!, P, o!, { cols: cache });
+          L.addAtTimesIm2col(A!, P, x!, g, dW!, cache);
+        });
         samePlacedAnywhere([rand(out), rand(P * CKK), rand(img)], ([A, w, x]) => L.addCol2imOfProduct(A!, P, w!, g, x!));
       }));
 

@@ -24,14 +24,24 @@ import { allocForOverwrite } from "../storage.js";
 import { ConvGeometry, col2im, im2col } from "./im2col.js";
 import { gemm, matmulKernel } from "./matmul.js";
 
+/**
+ * A buffer for im2col(x) (R,CKK) that two calls over the same x share, so the second skips the
+ * im2col: the first call (`filled` false) writes it and sets `filled`; a later one uses it as is.
+ */
+export interface ColsCache {
+  buf: Float32Array;
+  filled: boolean;
+}
+
 export interface ConvLowering {
   /**
    * out (N,P,OH,OW) = im2col(x) · Wᵀ as NCHW, plus bias[p] on channel p if given; added to `out`
-   * instead with `accumulate`. x (N,C,H,W), W (P,CKK).
+   * instead with `accumulate`. x (N,C,H,W), W (P,CKK). With `cols`, im2col(x) is taken from or
+   * left in it (ColsCache).
    */
-  im2colTimesWt(x: Float32Array, g: ConvGeometry, w: Float32Array, P: number, out: Float32Array, opts?: { bias?: Float32Array; accumulate?: boolean }): void;
-  /** dW (P,CKK) += (A as rows)ᵀ · im2col(x), A (N,P,OH,OW). */
-  addAtTimesIm2col(A: Float32Array, P: number, x: Float32Array, g: ConvGeometry, dW: Float32Array): void;
+  im2colTimesWt(x: Float32Array, g: ConvGeometry, w: Float32Array, P: number, out: Float32Array, opts?: { bias?: Float32Array; accumulate?: boolean; cols?: ColsCache }): void;
+  /** dW (P,CKK) += (A as rows)ᵀ · im2col(x), A (N,P,OH,OW); with `cols`, im2col(x) is taken from or left in it. */
+  addAtTimesIm2col(A: Float32Array, P: number, x: Float32Array, g: ConvGeometry, dW: Float32Array, cols?: ColsCache): void;
   /** img (N,C,H,W) += col2im((A as rows) · W), A (N,P,OH,OW), W (P,CKK). */
   addCol2imOfProduct(A: Float32Array, P: number, w: Float32Array, g: ConvGeometry, img: Float32Array): void;
 }
@@ -63,21 +73,29 @@ export function rowsToNchw(rows: Float32Array, N: number, C: number, S: number, 
     }
 }
 
+/** im2col(x) (R,CKK): from the cache when filled, else made (into the cache's buffer, if any). */
+function colsOf(x: Float32Array, g: ConvGeometry, cache: ColsCache | undefined): Float32Array {
+  if (cache?.filled) return cache.buf;
+  const { R, CKK } = patchDims(g);
+  const cols = cache?.buf ?? allocForOverwrite(R * CKK);
+  im2col(x, g, cols);
+  if (cache) cache.filled = true;
+  return cols;
+}
+
 export const referenceLowering: ConvLowering = {
   im2colTimesWt(x, g, w, P, out, opts = {}) {
     const { R, CKK } = patchDims(g);
-    const cols = allocForOverwrite(R * CKK);
-    im2col(x, g, cols);
+    const cols = colsOf(x, g, opts.cols);
     const rows = allocForOverwrite(R * P);
     gemm(false, true, R, P, CKK, cols, w, rows, false);
     rowsToNchw(rows, g.N, P, g.OH * g.OW, out, opts.bias, opts.accumulate);
   },
-  addAtTimesIm2col(A, P, x, g, dW) {
+  addAtTimesIm2col(A, P, x, g, dW, cache) {
     const { R, CKK } = patchDims(g);
     const rows = allocForOverwrite(R * P);
     nchwToRows(A, g.N, P, g.OH * g.OW, rows);
-    const cols = allocForOverwrite(R * CKK);
-    im2col(x, g, cols);
+    const cols = colsOf(x, g, cache);
     gemm(true, false, P, CKK, R, rows, cols, dW, true);
   },
   addCol2imOfProduct(A, P, w, g, img) {

@@ -4,7 +4,7 @@
  *
  * conv2d, w (O,C,KH,KW), y (N,O,OH,OW):
  *   forward   cols = im2col(x) (R, C*KH*KW);  rows (R,O) = cols · Wᵀ;  y = rows as NCHW, + b
- *   backward  dW += dRowsᵀ · cols  (Conv2DBackpropFilter; cols made again from x)
+ *   backward  dW += dRowsᵀ · cols  (Conv2DBackpropFilter; cols kept from the forward pass)
  *             dx += col2im(dRows · W)  (Conv2DBackpropInput)
  * convTranspose2d, w (Cin,Cout,KH,KW) as in PyTorch, y (N,Cout,OH,OW), OH = (H-1)*S - 2P + KH:
  *   it is the adjoint of conv2d in its input, so its forward is conv2d's input backward:
@@ -14,8 +14,10 @@
  *
  * Each line with im2col or col2im, with the layout changes between NCHW and rows around it, is
  * one call of the active kernel's lowering (kernels/conv-lowering.ts): the SIMD kernel runs it in
- * its WebAssembly memory, so the cols matrix never crosses into JavaScript, and backward makes
- * cols again from x rather than keep it.
+ * its WebAssembly memory. When the weight will need a gradient, the forward pass keeps cols in a
+ * step buffer (ColsCache) for the backward pass: in a training step, with the SIMD kernel, that
+ * buffer lives in the kernel's memory and never crosses into JavaScript. convTranspose2d's backward
+ * makes im2col(dy) once for its two products.
  *
  * Worked shapes, the conv generator's first upsampling layer (kernel 4, stride 2, padding 1):
  *   x (64, 64, 7, 7), w (64, 32, 4, 4): OH = (7-1)*2 - 2*1 + 4 = 14, so y is (64, 32, 14, 14)
@@ -26,10 +28,11 @@
  *   cols   im2col(x)         = (64*14*14, 11*4*4) = (12544, 176);  rows = cols · Wᵀ = (12544, 32)
  */
 import { batchNormKernel } from "../kernels/batch-norm.js";
-import { convLowering } from "../kernels/conv-lowering.js";
+import { convLowering, patchDims } from "../kernels/conv-lowering.js";
+import type { ColsCache } from "../kernels/conv-lowering.js";
 import { ConvGeometry, convOutSize } from "../kernels/im2col.js";
 import { alloc, allocForOverwrite } from "../storage.js";
-import { Tensor, shapeStr } from "../tensor.js";
+import { Tensor, isGradEnabled, shapeStr } from "../tensor.js";
 
 export interface ConvOptions {
   stride?: number;
@@ -51,6 +54,12 @@ function channelBiasGrad(dy: Float32Array, db: Float32Array, N: number, C: numbe
   const sum = new Float64Array(C);
   batchNormKernel().channelSums(dy, N, C, S, sum);
   for (let c = 0; c < C; c++) db[c]! += sum[c]!;
+}
+
+/** An empty ColsCache for im2col of the geometry's input: (R, CKK) floats. */
+function colsCache(g: ConvGeometry): ColsCache {
+  const { R, CKK } = patchDims(g);
+  return { buf: allocForOverwrite(R * CKK), filled: false };
 }
 
 function checkOptions(op: string, o: ConvOptions): { stride: number; pad: number } {
@@ -79,10 +88,12 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
   const S = OH * OW;
   const lower = convLowering();
   const out = allocForOverwrite(N * O * S);
-  lower.im2colTimesWt(x.data, geom, w.data, O, out, { bias: b?.data }); // y = im2col(x) · Wᵀ as NCHW, + b
+  // the weight's gradient needs cols again: kept from the forward pass when it will be asked for
+  const cols = isGradEnabled() && w.requiresGrad ? colsCache(geom) : undefined;
+  lower.im2colTimesWt(x.data, geom, w.data, O, out, { bias: b?.data, cols }); // y = im2col(x) · Wᵀ as NCHW, + b
   return Tensor.fromOp("conv2d", [N, O, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
-    if (w.requiresGrad) lower.addAtTimesIm2col(g, O, x.data, geom, w.gradBuffer()); // dW += dYᵀ (O,R) · cols (R,CKK)
+    if (w.requiresGrad) lower.addAtTimesIm2col(g, O, x.data, geom, w.gradBuffer(), cols); // dW += dYᵀ (O,R) · cols (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, S);
     if (x.requiresGrad) lower.addCol2imOfProduct(g, O, w.data, geom, x.gradBuffer()); // dx += col2im(dY (R,O) · W (O,CKK))
   });
@@ -111,8 +122,9 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
   if (b) addChannelBias(out, b.data, N, Cout, OH * OW);
   return Tensor.fromOp("convTranspose2d", [N, Cout, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
-    if (w.requiresGrad) lower.addAtTimesIm2col(x.data, Cin, g, geom, w.gradBuffer()); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
+    const cols = w.requiresGrad && x.requiresGrad ? colsCache(geom) : undefined; // im2col(dy) once for both
+    if (w.requiresGrad) lower.addAtTimesIm2col(x.data, Cin, g, geom, w.gradBuffer(), cols); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Cout, OH * OW);
-    if (x.requiresGrad) lower.im2colTimesWt(g, geom, w.data, Cin, x.gradBuffer(), { accumulate: true }); // dx += im2col(dy) · Wᵀ as NCHW
+    if (x.requiresGrad) lower.im2colTimesWt(g, geom, w.data, Cin, x.gradBuffer(), { accumulate: true, cols }); // dx += im2col(dy) · Wᵀ as NCHW
   });
 }

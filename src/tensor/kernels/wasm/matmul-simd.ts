@@ -25,7 +25,7 @@
 import type { MatmulKernel } from "../matmul.js";
 import type { ActivationKernel } from "../activations.js";
 import type { BatchNormKernel } from "../batch-norm.js";
-import type { ConvLowering } from "../conv-lowering.js";
+import type { ColsCache, ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
@@ -650,18 +650,18 @@ class SimdKernel implements SimdMatmul {
       const { R, CKK } = patchDims(g);
       const bias = opts.bias;
       const [px, pw, pbias, pcols, prows, pout] = this.place(
-        input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0, R * CKK, R * P, opts.accumulate ? R * P : output(out, R * P));
-      this.im2col(px, pcols, g);
+        input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0, this.colsOperand(opts.cols, R * CKK), R * P, opts.accumulate ? R * P : output(out, R * P));
+      this.im2colUnlessCached(px, pcols, g, opts.cols);
       this.product({ transA: false, transB: true, M: R, N: P, K: CKK, a: pcols, b: pw, c: prows, accumulate: false });
       this.layout("rowsToNchw", prows, pout, g.N, P, g.OH * g.OW, bias ? pbias : 0);
       if (opts.accumulate) this.addOut(pout, out, R * P);
       this.finish();
     },
-    addAtTimesIm2col: (A, P, x, g, dW) => {
+    addAtTimesIm2col: (A, P, x, g, dW, cache) => {
       const { R, CKK } = patchDims(g);
-      const [pA, px, pdw, prows, pcols] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true), R * P, R * CKK);
+      const [pA, px, pdw, prows, pcols] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true), R * P, this.colsOperand(cache, R * CKK));
       this.layout("nchwToRows", pA, prows, g.N, P, g.OH * g.OW);
-      this.im2col(px, pcols, g);
+      this.im2colUnlessCached(px, pcols, g, cache);
       this.product({ transA: true, transB: false, M: P, N: CKK, K: R, a: prows, b: pcols, c: pdw, accumulate: true });
       this.finish();
     },
@@ -759,6 +759,19 @@ class SimdKernel implements SimdMatmul {
     sums.fill(0);
     this.ex.bnSum(px, N, C, S, psum);
     return sums;
+  }
+
+  /** The cols operand of a lowering: the cache's buffer (read when filled, else written), or scratch. */
+  private colsOperand(cache: ColsCache | undefined, n: number): Operand {
+    if (!cache) return n;
+    return cache.filled ? input(cache.buf, n) : output(cache.buf, n);
+  }
+
+  /** im2col into pcols, unless the cache already holds it; marks the cache filled. */
+  private im2colUnlessCached(px: number, pcols: number, g: ConvGeometry, cache: ColsCache | undefined): void {
+    if (cache?.filled) return;
+    this.im2col(px, pcols, g);
+    if (cache) cache.filled = true;
   }
 
   /** cols = im2col(image), both in the memory; on every thread, a chunk of images each, if it is big enough. */
