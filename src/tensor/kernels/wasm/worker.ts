@@ -5,7 +5,7 @@
  */
 import type { KernelExports } from "./matmul-simd.js";
 import type { WorkerInit } from "./pool.js";
-import { CONTROL_BYTES, CTL, readWork, runCallChunks, runChunks } from "./pool.js";
+import { CONTROL_BYTES, CTL, readWork, runCallChunks, runChunks, spinWhile } from "./pool.js";
 
 /** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
 export async function runKernelWorker(init: WorkerInit, ready: () => void): Promise<void> {
@@ -16,7 +16,9 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
   let seen = Atomics.load(ctl, CTL.SEQ);
   ready();
   for (;;) {
-    Atomics.wait(ctl, CTL.SEQ, seen); // returns at once if SEQ already moved on
+    // a training step's products and passes come a fraction of a millisecond apart: poll for the
+    // next one before sleeping (see spinWhile)
+    if (spinWhile(ctl, CTL.SEQ, seen)) Atomics.wait(ctl, CTL.SEQ, seen); // returns at once if SEQ already moved on
     seen = Atomics.load(ctl, CTL.SEQ);
     if (Atomics.load(ctl, CTL.QUIT) !== 0) return;
     try {
