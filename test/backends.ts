@@ -19,8 +19,8 @@ interface TestBackend {
 export const TEST_BACKENDS: readonly TestBackend[] = [
   { name: "js", make: async () => matmulBlocked },
   { name: "wasm, 1 thread", make: () => createSimdMatmul({ threads: 1 }) },
-  // minParallelWork and minParallelPass 0: even the tests' small products and passes are split between the two threads
-  { name: "wasm, 2 threads", make: () => createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelPass: 0 }) },
+  // minParallelWork, minParallelTiles and minParallelPass 0: even the tests' small products and passes are split between the two threads
+  { name: "wasm, 2 threads", make: () => createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0, minParallelPass: 0 }) },
 ];
 
 /** Declares the tests of `body` once per backend, inside a `describe` named after it. */

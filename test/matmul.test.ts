@@ -88,9 +88,9 @@ for (const fma of FMA_FORMS)
   for (const threads of [1, 2]) {
     describe(`matmul kernel: simd${fma ? "-fma" : ""}, ${threads} thread${threads > 1 ? "s" : ""}`, () => {
       let kernel: SimdMatmul | undefined;
-      // minParallelWork 0: with two threads, every product is split, down to 1x1x1.
+      // minParallelWork and minParallelTiles 0: with two threads, every product is split, down to 1x1x1.
       beforeAll(async () => {
-        kernel = await createSimdMatmul({ threads, spawn: spawnNodeWorker, minParallelWork: 0, blocking: defaultBlocking(fma) });
+        kernel = await createSimdMatmul({ threads, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0, blocking: defaultBlocking(fma) });
       });
       afterAll(async () => {
         await kernel?.dispose();
@@ -126,7 +126,7 @@ describe("the simd kernel's packing, for every even tile height", () => {
 describe("the simd kernel on two threads", () => {
   it("gives bit for bit the one-thread result: each entry of C is computed by one thread in one order, whoever claims its chunk", async () => {
     const one = await createSimdMatmul({ threads: 1 });
-    const two = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0 });
+    const two = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0 });
     const prng = new Prng(5);
     for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2]] as const)
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {

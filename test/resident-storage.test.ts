@@ -44,7 +44,7 @@ function samePlacedAnywhere(operands: Float32Array[], call: (ops: Float32Array[]
 
 const KERNELS: [string, () => Promise<SimdMatmul>][] = [
   ["1 thread", () => createSimdMatmul({ threads: 1 })],
-  ["2 threads", () => createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelPass: 0 })],
+  ["2 threads", () => createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0, minParallelPass: 0 })],
 ];
 
 for (const [name, make] of KERNELS)
@@ -101,11 +101,12 @@ for (const [name, make] of KERNELS)
         samePlacedAnywhere([rand(out), rand(P * CKK), rand(img)], ([A, w, x]) => L.addCol2imOfProduct(A!, P, w!, g, x!));
       }));
 
-    it("activations and batch norm, at lengths that do not fill the last vector", () =>
+    it("activations, the sum and batch norm, at lengths that do not fill the last vector", () =>
       recycling(() => {
         const a = k.activations!, bn = k.batchNorm!;
         for (const n of [37, 64, 1001]) {
           samePlacedAnywhere([rand(n), rand(n)], ([x, o]) => a.relu(x!, o!));
+          samePlacedAnywhere([rand(n), rand(n), rand(n)], ([x, y, o]) => k.elementwise!.add(x!, y!, o!));
           samePlacedAnywhere([rand(n), rand(n)], ([x, o]) => a.leakyRelu(x!, o!, 0.2));
           for (const accumulate of [false, true])
             samePlacedAnywhere([rand(n), rand(n), rand(n)], ([x, g, gx]) => a.backward(x!, g!, gx!, 0.2, accumulate));

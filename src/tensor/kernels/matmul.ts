@@ -11,6 +11,7 @@
  */
 import type { ActivationKernel } from "./activations.js";
 import type { BatchNormKernel } from "./batch-norm.js";
+import type { ElementwiseKernel } from "./elementwise.js";
 import type { ConvLowering } from "./conv-lowering.js";
 import type { StorageHeap } from "../storage.js";
 import { setStorageHeap } from "../storage.js";
@@ -21,6 +22,8 @@ export interface MatmulKernel {
   readonly conv?: ConvLowering;
   /** Its own relu and leakyRelu passes (activations.ts); the reference ones if absent. */
   readonly activations?: ActivationKernel;
+  /** Its own element-wise sum (elementwise.ts); the reference one if absent. */
+  readonly elementwise?: ElementwiseKernel;
   /** Its own batch-norm passes (batch-norm.ts); the reference ones if absent. */
   readonly batchNorm?: BatchNormKernel;
   /** Buffers in its own memory for the step buffers (storage.ts), which it then uses in place. */

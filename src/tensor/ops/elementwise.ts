@@ -16,6 +16,7 @@
  * The backward of b sums the upstream gradient over outer and inner: db[m] += sum dy[o, m, i].
  */
 import { activationKernel } from "../kernels/activations.js";
+import { elementwiseKernel } from "../kernels/elementwise.js";
 import { allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
 
@@ -85,7 +86,8 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   const ad = a.data;
   const bd = b.data;
   const out = allocForOverwrite(ad.length);
-  if (inner === 1)
+  if (kind === "add" && bd.length === ad.length) elementwiseKernel().add(ad, bd, out); // same shape
+  else if (inner === 1)
     // b runs along the last axes (same shape, or a bias row): one loop per outer index, b[m] beside
     // a[o, m]. The general loop below would spend more on a run of one than on the arithmetic.
     for (let o = 0, base = 0; o < outer; o++, base += mid) {

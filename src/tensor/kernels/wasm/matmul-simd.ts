@@ -24,6 +24,7 @@
  */
 import type { MatmulKernel } from "../matmul.js";
 import type { ActivationKernel } from "../activations.js";
+import type { ElementwiseKernel } from "../elementwise.js";
 import type { BatchNormKernel } from "../batch-norm.js";
 import type { ColsCache, ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
@@ -31,6 +32,7 @@ import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
 import { emitCol2im, emitIm2col, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu } from "./activations-simd.js";
+import { emitAdd } from "./elementwise-simd.js";
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
 import type { Pass, SpawnWorker } from "./pool.js";
 import { CONTROL_BYTES, WorkerPool } from "./pool.js";
@@ -136,6 +138,8 @@ export interface KernelExports {
   bnNormalize(x: number, N: number, C: number, S: number, mean: number, invStd: number, gamma: number, beta: number, xhat: number, out: number): void;
   bnGradSums(g: number, xhat: number, N: number, C: number, S: number, sumG: number, sumGH: number): void;
   bnInputGrad(g: number, xhat: number, N: number, C: number, S: number, scale: number, mg: number, mgh: number, gx: number, accumulate: number): void;
+  /** elementwise-simd.ts: out = a + b over ceil(n/4) vectors. */
+  add(a: number, b: number, out: number, n: number): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,17 +382,18 @@ function emitPackT(w: number): Code {
 export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
-  // 10-12 the activations, 13-17 batch norm.
+  // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
+    emitAdd(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
-    bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17,
+    bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
   });
 }
 
@@ -506,6 +511,8 @@ export interface SimdMatmulOptions {
   spawn?: SpawnWorker;
   /** Products with fewer multiply-adds (M·N·K) stay on the calling thread. */
   minParallelWork?: number;
+  /** Products whose split side (rows of C, or columns when it is wider) has fewer tiles stay on the calling thread. */
+  minParallelTiles?: number;
   /** Passes over a batch (im2col, col2im, layout changes, activations) touching fewer floats stay on the calling thread. */
   minParallelPass?: number;
   /** Tile and block sizes, for measurements; otherwise defaultBlocking(fma), with `fma` where relaxed SIMD is available. */
@@ -528,13 +535,19 @@ export interface SimdMatmul extends MatmulKernel {
   dispose(): Promise<void>;
 }
 
-// Below about 8 million multiply-adds (~0.4 ms on one core) a second thread does not pay: waking
-// a worker from Atomics.wait takes ~0.1 ms here, and both threads pack the operand they share.
-// Measured at the conv model's products, one thread against two (time ratio): 3136x32x16 (1.6M)
-// 0.46-0.58, 64x3136x10 (2M) 0.56-0.69, 32x16x12544 (6.4M, A transposed) 0.81-0.88, 12544x32x16
-// (6.4M) 1.13-1.15, 1960x32x160 (10M) 0.92-1.08, 64x3136x110 (22M) 1.46-1.50, 3136x64x512 (103M)
-// 2.05-2.14.
-const MIN_PARALLEL_WORK = 1 << 23;
+// Below about 2 million multiply-adds (~0.1 ms on one core) a second thread does not pay: the
+// workers poll for work before they sleep (pool.ts), but both threads pack the operand they share.
+// Measured one thread against two (microseconds, operands in the kernel's memory, two runs each):
+// 3136x32x16 (1.6M) 74, 75 against 74, 98; 12544x32x16 (6.4M) 316, 288 against 231, 165;
+// 12544x16x32 300, 292 against 158, 180; 1960x32x160 (10M) 423, 445 against 239, 259;
+// 64x3136x110 (22M) 949, 933 against 488, 473. (Before the polling, and with operands copied in,
+// the threshold was 8M: 12544x32x16 was then 1.13-1.15x slower on two threads.)
+const MIN_PARALLEL_WORK = 1 << 21;
+// ...and a product whose split side has fewer tiles than this stays on one thread: every chunk of
+// it packs all of the other operand, which for the weight gradients of the 1-channel convolutions
+// (32x16x12544, 16x32x12544: K = 12544 deep, 6 and 2 tiles to split) costs as much as the chunk's
+// products: 407-416 us on one thread against 361-446 on two.
+const MIN_PARALLEL_TILES = 16;
 
 // Passes over a batch (im2col, col2im, layout changes, activations) touching fewer floats than this
 // stay on the calling thread. Sharing them made the default training step 3-8% faster (122-136 ->
@@ -570,7 +583,8 @@ export async function createSimdMatmul(opts: SimdMatmulOptions = {}): Promise<Si
   const ex = instance.exports as unknown as KernelExports;
   const pool = threads > 1 ? await WorkerPool.start(opts.spawn!, { module, memory, blocking: bl }, threads - 1) : undefined;
   const arena = new MemoryArena(memory, fixed);
-  return new SimdKernel(ex, bl, arena, threads, opts.minParallelWork ?? MIN_PARALLEL_WORK, opts.minParallelPass ?? MIN_PARALLEL_PASS, pool, residentStorage);
+  const parallel = { work: opts.minParallelWork ?? MIN_PARALLEL_WORK, tiles: opts.minParallelTiles ?? MIN_PARALLEL_TILES, pass: opts.minParallelPass ?? MIN_PARALLEL_PASS };
+  return new SimdKernel(ex, bl, arena, threads, parallel, pool, residentStorage);
 }
 
 /** Elements of the image (N,C,H,W) of a geometry. */
@@ -609,8 +623,8 @@ class SimdKernel implements SimdMatmul {
     readonly blocking: Blocking,
     private readonly arena: MemoryArena,
     readonly threads: number,
-    private readonly minParallelWork: number,
-    private readonly minParallelPass: number,
+    /** Thresholds below which work stays on the calling thread (SimdMatmulOptions' minParallel*). */
+    private readonly parallel: { work: number; tiles: number; pass: number },
     private readonly pool: WorkerPool | undefined,
     residentStorage: boolean,
   ) {
@@ -697,6 +711,16 @@ class SimdKernel implements SimdMatmul {
       const n = x.length;
       const [px, pg, pgx] = this.place(input(x, n), input(g, n), output(gx, n, accumulate));
       this.pass("activationBackward", [px, pg, pgx, n, slope, accumulate ? 1 : 0], 3, [4, 4, 4, 0, 0, 0], n, 16, n, [4]);
+      this.finish();
+    },
+  };
+
+  /** The same-shape sum in this kernel's memory (elementwise-simd.ts), on every thread when big enough. */
+  readonly elementwise: ElementwiseKernel = {
+    add: (a, b, out) => {
+      const n = a.length;
+      const [pa, pb, pout] = this.place(input(a, n), input(b, n), output(out, n));
+      this.pass("add", [pa, pb, pout, n], 3, [4, 4, 4, 0], n, 16, n);
       this.finish();
     },
   };
@@ -793,7 +817,7 @@ class SimdKernel implements SimdMatmul {
    * else here in one call. Missing strides are 0.
    */
   private pass(pass: Pass, args: number[], count: number, strides: number[], units: number, align: number, work: number, floats: number[] = []): void {
-    if (this.pool && work >= this.minParallelPass && units > align) {
+    if (this.pool && work >= this.parallel.pass && units > align) {
       const threads = this.pool.size + 1;
       const chunk = Math.ceil(units / (threads * PASS_CHUNKS_PER_THREAD) / align) * align;
       const full = args.map((_, i) => strides[i] ?? 0);
@@ -809,7 +833,8 @@ class SimdKernel implements SimdMatmul {
       if (!accumulate) this.f32.fill(0, c / 4, c / 4 + M * N);
       return;
     }
-    if (this.pool && M * N * K >= this.minParallelWork) this.pool.run(job, this.ex);
+    const tiles = M >= N ? Math.ceil(M / this.blocking.mr) : Math.ceil(N / this.blocking.nr); // the side pool.run splits
+    if (this.pool && M * N * K >= this.parallel.work && tiles >= this.parallel.tiles) this.pool.run(job, this.ex);
     else runSlice(this.ex, this.blocking, job, slotScratch(this.blocking, 0), 0, M, 0, N);
   }
 

@@ -1,0 +1,58 @@
+/**
+ * The element-wise sum (kernels/elementwise.ts): the reference and the SIMD kernel's, on one thread
+ * and on two, give the same bits at lengths that do and do not fill the last four-lane vector,
+ * with signed zeros, infinities, NaN and sums that round; and a same-shape `add` uses it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { referenceElementwise, type ElementwiseKernel } from "../src/tensor/kernels/elementwise.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
+import { spawnNodeWorker } from "../src/io/workers.js";
+import * as T from "../src/tensor/index.js";
+import { Prng } from "../src/tensor/index.js";
+import { firstBitDifference } from "./gradcheck.js";
+
+const SPECIAL = [0, -0, -0, 0, Infinity, -Infinity, NaN, 1, 3.4e38, 3.4e38, 1e-45, 1, 16777216];
+const PARTNER = [-0, -0, 0, 0, -Infinity, 1, 2, NaN, 3.4e38, -3.4e38, 1e-45, 1e-8, 1];
+
+describe("the element-wise sum", () => {
+  let simd: SimdMatmul | undefined;
+  let simd2: SimdMatmul | undefined;
+  beforeAll(async () => {
+    simd = await createSimdMatmul({ threads: 1 });
+    simd2 = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelPass: 0 });
+  });
+  afterAll(async () => {
+    await simd?.dispose();
+    await simd2?.dispose();
+  });
+  const kernels: [string, () => ElementwiseKernel][] = [
+    ["reference", () => referenceElementwise], ["simd", () => simd!.elementwise!], ["simd, 2 threads", () => simd2!.elementwise!],
+  ];
+
+  for (const [name, get] of kernels)
+    it(`${name}: a + b in float32, element by element, at every length up to 37 and at 1001`, () => {
+      const prng = new Prng(5);
+      for (const n of [...Array.from({ length: 37 }, (_, i) => i + 1), 1001]) {
+        const a = prng.fillUniform(new Float32Array(n), -3, 3), b = prng.fillUniform(new Float32Array(n), -1e-3, 1e-3);
+        for (let i = 0; i < Math.min(n, SPECIAL.length); i++) [a[i], b[i]] = [SPECIAL[i]!, PARTNER[i]!];
+        const out = new Float32Array(n).fill(NaN);
+        get().add(a, b, out);
+        expect(firstBitDifference(out, Float32Array.from(a, (v, i) => Math.fround(v + b[i]!))), `n ${n}`).toBe(-1);
+      }
+    });
+
+  it("a same-shape add takes the active kernel's sum", () => {
+    const calls: number[] = [];
+    const spy = { ...matmulBlocked, elementwise: { add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
+    setMatmulKernel(spy);
+    try {
+      const x = T.tensor([2, 3], [1, 2, 3, 4, 5, 6]), y = T.tensor([2, 3], [6, 5, 4, 3, 2, 1]);
+      expect(Array.from(T.add(x, y).data)).toEqual([7, 7, 7, 7, 7, 7]);
+      expect(Array.from(T.add(x, T.tensor([3], [1, 1, 1])).data)).toEqual([2, 3, 4, 5, 6, 7]); // broadcast: not the same-shape pass
+      expect(calls).toEqual([6]);
+    } finally {
+      setMatmulKernel(matmulBlocked);
+    }
+  });
+});
