@@ -121,6 +121,15 @@ onEveryBackend(() => {
       it(`convTranspose2d ${name}`, () =>
         checkGradients(([x, w, b]) => T.convTranspose2d(x!, w!, b!, { stride, padding }), [r(...xs), r(...ws), r(ws[1]!)]));
     }
+    // the input as an op's result: its gradient is fresh (written over) when one convolution reads
+    // it, and added to when two do
+    it("convTranspose2d of an intermediate, once and twice", () => {
+      checkGradients(([x, w]) => T.convTranspose2d(T.mulScalar(x!, 1.5), w!, undefined, { stride: 2, padding: 1 }), [r(2, 3, 3, 3), r(3, 2, 4, 4)]);
+      checkGradients(([x, w, v]) => {
+        const h = T.mulScalar(x!, 1.5);
+        return T.add(T.convTranspose2d(h, w!, undefined, { stride: 2, padding: 1 }), T.convTranspose2d(h, v!, undefined, { stride: 2, padding: 1 }));
+      }, [r(2, 3, 3, 3), r(3, 2, 4, 4), r(3, 2, 4, 4)]);
+    });
     it("maxPool2d (distinct values, so the argmax does not flip under the step)", () => {
       const x = new T.Tensor([2, 3, 5, 4], undefined, true);
       const perm = prng.permutation(x.size);

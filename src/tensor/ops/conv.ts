@@ -125,6 +125,9 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
     const cols = w.requiresGrad && x.requiresGrad ? colsCache(geom) : undefined; // im2col(dy) once for both
     if (w.requiresGrad) lower.addAtTimesIm2col(x.data, Cin, g, geom, w.gradBuffer(), cols); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Cout, OH * OW);
-    if (x.requiresGrad) lower.im2colTimesWt(g, geom, w.data, Cin, x.gradBuffer(), { accumulate: true, cols }); // dx += im2col(dy) · Wᵀ as NCHW
+    if (x.requiresGrad) {
+      const { grad, accumulate } = x.gradTarget(); // a fresh gradient is written over, not added to zeros
+      lower.im2colTimesWt(g, geom, w.data, Cin, grad, { accumulate, cols }); // dx (+)= im2col(dy) · Wᵀ as NCHW
+    }
   });
 }
