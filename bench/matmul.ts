@@ -4,8 +4,9 @@
  * definition on sampled entries); a kernel that disagrees is never timed and the run exits 1.
  * The JS kernels run on one thread; the WebAssembly SIMD kernel on one thread and on two (worker
  * threads), each figure also as a fraction of the 128-bit SIMD peak of `bench/peak.ts` (per core,
- * times the threads). Numbers are medians, so a busy machine shifts them but rarely flips a
- * ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
+ * times the threads), with the operands on the JavaScript heap (copied in and out by every call)
+ * and, as in a training step, in the kernel's own memory. Numbers are medians, so a busy machine
+ * shifts them but rarely flips a ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
  */
 import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
 import { createSimdMatmul, defaultBlocking, relaxedSimdAvailable, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
@@ -150,6 +151,8 @@ interface Result {
   k: number;
   kernel: string;
   threads: number;
+  /** Where A, B and C were: the JavaScript heap, or the SIMD kernel's own memory (no copies). */
+  operands: "heap" | "kernel";
   gflops: number;
   transA: boolean;
   transB: boolean;
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
 
   const results: Result[] = [];
   const cols = ["shape", "from", "kernel", "threads", "GFLOP/s", "of peak", "vs naive", "rel err", "runs"];
-  const widths = [22, 14, 9, 7, 9, 7, 9, 9, 5];
+  const widths = [22, 14, 21, 7, 9, 7, 9, 9, 5];
   const row = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   console.log(`matmul kernels, median GFLOP/s (2·M·N·K / time)${args.quick ? ", --quick" : ""}`);
   console.log(`128-bit SIMD peak (bench/peak.ts): ${peak.gflops.toFixed(1)} GFLOP/s per core ("of peak" divides by it times the threads)`);
@@ -205,30 +208,45 @@ async function main(): Promise<void> {
     matmulNaive.gemm(transA, transB, M, N, K, A, B, ref, false);
     let naiveGflops: number | undefined;
 
-    for (const kernel of kernels) {
-      const C = new Float32Array(M * N).fill(NaN); // NaN: a kernel that skips an entry cannot pass
+    // A SIMD kernel is timed twice: operands on the JavaScript heap (copied into its memory and the
+    // result out, every call), and operands in its memory (`storage`), as a training step has them.
+    const runs = kernels.flatMap((kernel) => {
+      const heap = { kernel, A, B, operands: "heap" as const };
+      const st = kernel.storage;
+      if (!st) return [heap];
+      const resident = (src: Float32Array): Float32Array => {
+        const r = st.alloc(src.length);
+        if (!r) throw new Error(`bench:matmul: ${kernel.name}'s memory is full`);
+        return (r.set(src), r);
+      };
+      return [heap, { kernel, A: resident(A), B: resident(B), operands: "kernel" as const }];
+    });
+    for (const { kernel, A: a, B: b, operands: where } of runs) {
+      const C = where === "heap" ? new Float32Array(M * N) : kernel.storage!.alloc(M * N)!;
+      C.fill(NaN); // NaN: a kernel that skips an entry cannot pass
+      const name = where === "heap" ? kernel.name : `${kernel.name} (in memory)`;
       let err: number;
       try {
         if (kernel === matmulNaive) {
           err = checkAgainstDefinition(s, A, B, ref, prng, `naive on ${label} vs float64 definition`);
         } else {
-          kernel.gemm(transA, transB, M, N, K, A, B, C, false);
-          err = checkClose(`${kernel.name} on ${label} vs naive`, C, ref, REL_TOL);
+          kernel.gemm(transA, transB, M, N, K, a, b, C, false);
+          err = checkClose(`${name} on ${label} vs naive`, C, ref, REL_TOL);
         }
       } catch (e) {
         if (!(e instanceof VerificationError)) throw e;
         console.error(`bench:matmul: verification FAILED, refusing to time: ${e.message}`);
         process.exit(1);
       }
-      const t = timeMedian(() => kernel.gemm(transA, transB, M, N, K, A, B, C, false), timing(kernel));
+      const t = timeMedian(() => kernel.gemm(transA, transB, M, N, K, a, b, C, false), timing(kernel));
       const gflops = flops / t.median / 1e9;
       if (kernel === matmulNaive) naiveGflops = gflops;
       const speedup = naiveGflops === undefined ? "-" : `${(gflops / naiveGflops).toFixed(1)}x`;
       const threads = kernel.threads ?? 1;
       const ofPeak = gflops / (peak.gflops * threads);
-      console.log(row([label, s.note, kernel.name, String(threads), gflops.toFixed(2), `${(100 * ofPeak).toFixed(0)}%`, speedup, err.toExponential(1), String(t.samples.length)]));
+      console.log(row([label, s.note, name, String(threads), gflops.toFixed(2), `${(100 * ofPeak).toFixed(0)}%`, speedup, err.toExponential(1), String(t.samples.length)]));
       results.push({
-        m: M, n: N, k: K, kernel: kernel.name, threads, gflops: Number(gflops.toFixed(3)), peakFraction: Number(ofPeak.toFixed(3)),
+        m: M, n: N, k: K, kernel: kernel.name, threads, operands: where, gflops: Number(gflops.toFixed(3)), peakFraction: Number(ofPeak.toFixed(3)),
         transA, transB, seconds: Number(t.median.toPrecision(4)), runs: t.samples.length,
       });
     }
