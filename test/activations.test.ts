@@ -3,10 +3,9 @@
  * same bits for every input, including the kink, signed zeros, infinities and NaN, at lengths that
  * do and do not fill the last four-lane vector, overwriting or accumulating.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { simdKernelPair } from "./backends.js";
 import { referenceActivations, type ActivationKernel } from "../src/tensor/kernels/activations.js";
-import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
-import { spawnNodeWorker } from "../src/io/workers.js";
 import { Prng } from "../src/tensor/index.js";
 import { firstBitDifference } from "./gradcheck.js";
 
@@ -27,19 +26,9 @@ const EXPECT = {
 };
 
 describe("activation passes", () => {
-  let simd: SimdMatmul | undefined;
-  let simd2: SimdMatmul | undefined;
-  beforeAll(async () => {
-    simd = await createSimdMatmul({ threads: 1 });
-    // minParallelPass 0: every pass is cut into chunks (of 16 floats and more) that both threads claim
-    simd2 = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelPass: 0 });
-  });
-  afterAll(async () => {
-    await simd?.dispose();
-    await simd2?.dispose();
-  });
+  const simd = simdKernelPair();
   const kernels: [string, () => ActivationKernel][] = [
-    ["reference", () => referenceActivations], ["simd", () => simd!.activations!], ["simd, 2 threads", () => simd2!.activations!],
+    ["reference", () => referenceActivations], ["simd", () => simd.one().activations!], ["simd, 2 threads", () => simd.two().activations!],
   ];
 
   for (const [name, get] of kernels)

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe } from "vitest";
 import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
 import type { MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 
 interface TestBackend {
@@ -38,4 +38,23 @@ export function onEveryBackend(body: (backend: string) => void): void {
       });
       body(b.name);
     });
+}
+
+/**
+ * For suites of a kernel's passes: the SIMD kernel on one thread and on two (minParallelPass 0:
+ * every pass is cut into chunks, of 16 floats and more, that both threads claim), made before the
+ * suite's tests and disposed after. Call inside a `describe`; the getters work inside its tests.
+ */
+export function simdKernelPair(): { one: () => SimdMatmul; two: () => SimdMatmul } {
+  let one: SimdMatmul | undefined;
+  let two: SimdMatmul | undefined;
+  beforeAll(async () => {
+    one = await createSimdMatmul({ threads: 1 });
+    two = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelPass: 0 });
+  });
+  afterAll(async () => {
+    await one?.dispose();
+    await two?.dispose();
+  });
+  return { one: () => one!, two: () => two! };
 }

@@ -3,11 +3,10 @@
  * and on two, give the same bits at lengths that do and do not fill the last four-lane vector,
  * with signed zeros, infinities, NaN and sums that round; and a same-shape `add` uses it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { simdKernelPair } from "./backends.js";
 import { referenceElementwise, type ElementwiseKernel } from "../src/tensor/kernels/elementwise.js";
-import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { spawnNodeWorker } from "../src/io/workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
 import { firstBitDifference } from "./gradcheck.js";
@@ -16,18 +15,9 @@ const SPECIAL = [0, -0, -0, 0, Infinity, -Infinity, NaN, 1, 3.4e38, 3.4e38, 1e-4
 const PARTNER = [-0, -0, 0, 0, -Infinity, 1, 2, NaN, 3.4e38, -3.4e38, 1e-45, 1e-8, 1];
 
 describe("the element-wise sum", () => {
-  let simd: SimdMatmul | undefined;
-  let simd2: SimdMatmul | undefined;
-  beforeAll(async () => {
-    simd = await createSimdMatmul({ threads: 1 });
-    simd2 = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelPass: 0 });
-  });
-  afterAll(async () => {
-    await simd?.dispose();
-    await simd2?.dispose();
-  });
+  const simd = simdKernelPair();
   const kernels: [string, () => ElementwiseKernel][] = [
-    ["reference", () => referenceElementwise], ["simd", () => simd!.elementwise!], ["simd, 2 threads", () => simd2!.elementwise!],
+    ["reference", () => referenceElementwise], ["simd", () => simd.one().elementwise!], ["simd, 2 threads", () => simd.two().elementwise!],
   ];
 
   for (const [name, get] of kernels)

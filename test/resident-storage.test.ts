@@ -101,7 +101,7 @@ for (const [name, make] of KERNELS)
         samePlacedAnywhere([rand(out), rand(P * CKK), rand(img)], ([A, w, x]) => L.addCol2imOfProduct(A!, P, w!, g, x!));
       }));
 
-    it("activations, the sum and batch norm, at lengths that do not fill the last vector", () =>
+    it("activations, the sum, the optimizer and batch norm, at lengths that do not fill the last vector", () =>
       recycling(() => {
         const a = k.activations!, bn = k.batchNorm!;
         for (const n of [37, 64, 1001]) {
@@ -110,6 +110,10 @@ for (const [name, make] of KERNELS)
           samePlacedAnywhere([rand(n), rand(n)], ([x, o]) => a.leakyRelu(x!, o!, 0.2));
           for (const accumulate of [false, true])
             samePlacedAnywhere([rand(n), rand(n), rand(n)], ([x, g, gx]) => a.backward(x!, g!, gx!, 0.2, accumulate));
+        }
+        for (const n of [37, 1001]) {
+          samePlacedAnywhere([rand(n), rand(n), rand(n).map(Math.abs)], ([w, g, v]) => k.optimizer!.rmsprop(w!, g!, v!, 1e-3, 0.99, 1e-8));
+          samePlacedAnywhere([rand(n)], ([w]) => k.optimizer!.clip(w!, 0.5));
         }
         const [N, C, S] = [3, 5, 7], n = N * C * S;
         samePlacedAnywhere([rand(n), rand(C), rand(C), rand(C), rand(C), rand(n), rand(n)], ([x, m, i, g, b, xhat, out]) =>

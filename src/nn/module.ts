@@ -5,7 +5,7 @@
  * another): each parameter's `data` and `grad` become views, so an optimizer step, weight clipping
  * and zeroing gradients are each one loop over one buffer.
  */
-import { Tensor, alloc } from "../tensor/index.js";
+import { Tensor, alloc, allocLasting } from "../tensor/index.js";
 
 /** A non-trainable state array (running statistics); `int64` marks PyTorch's integer counters. */
 export interface Buffer {
@@ -110,8 +110,8 @@ export class Module {
     if (this.flat) return this.flat;
     const params = this.parameters();
     const n = params.reduce((s, p) => s + p.size, 0);
-    const data = alloc(n);
-    const grad = alloc(n);
+    const data = allocLasting(n);
+    const grad = allocLasting(n);
     let off = 0;
     for (const p of params) {
       data.set(p.data, off);

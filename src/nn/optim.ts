@@ -4,7 +4,8 @@
  * state is flat too, one Float32Array per PyTorch state name, so a checkpoint restores it exactly.
  * No weight decay, centering, Nesterov or AMSGrad.
  */
-import { alloc, shapeStr } from "../tensor/index.js";
+import { alloc, allocLasting, shapeStr } from "../tensor/index.js";
+import { optimizerKernel } from "../tensor/kernels/optimizer.js";
 import type { FlatParameters, Module } from "./module.js";
 import type { TensorData, TensorEntry } from "./safetensors.js";
 
@@ -83,19 +84,12 @@ export class RMSprop extends FlatOptimizer {
     this.lr = opts.lr;
     this.alpha = opts.alpha ?? 0.99;
     this.eps = opts.eps ?? 1e-8;
-    this.squareAvg = alloc(this.flat.data.length);
+    this.squareAvg = allocLasting(this.flat.data.length);
   }
 
+  /** One pass over the flat buffers on the active kernel, in float32 as PyTorch (tensor/kernels/optimizer.ts). */
   step(): void {
-    const { data: w, grad: g } = this.flat;
-    const v = this.squareAvg;
-    const { lr, alpha, eps } = this;
-    for (let i = 0; i < w.length; i++) {
-      const gi = g[i]!;
-      const vi = alpha * v[i]! + (1 - alpha) * gi * gi;
-      v[i] = vi;
-      w[i]! -= (lr * gi) / (Math.sqrt(vi) + eps);
-    }
+    optimizerKernel().rmsprop(this.flat.data, this.flat.grad, this.squareAvg, this.lr, this.alpha, this.eps);
   }
 
   protected state(): TensorEntry[] {

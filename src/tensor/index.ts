@@ -3,7 +3,7 @@
  * `import * as T from "../tensor/index.js"` then `T.linear(x, w, b)`.
  */
 export { Tensor, tensor, zeros, full, noGrad, isGradEnabled, sizeOf, shapeStr } from "./tensor.js";
-export { alloc, allocForOverwrite, keep, poisonRecycledBuffers, recycling } from "./storage.js";
+export { alloc, allocForOverwrite, allocLasting, keep, poisonRecycledBuffers, recycling } from "./storage.js";
 export { Prng } from "./prng.js";
 export type { PrngState } from "./prng.js";
 export { add, sub, mul, affineScalar, mulScalar, addScalar, neg, relu, leakyRelu, tanh, sigmoid } from "./ops/elementwise.js";

@@ -49,6 +49,17 @@ export function allocForOverwrite(n: number): Float32Array {
   return take(n).buf;
 }
 
+/**
+ * A zero-filled buffer of `n` elements that lives as long as a model: its flat parameters and
+ * gradients, an optimizer's state. In the active kernel's memory when it offers one (storage
+ * above), where the kernel updates it in place; it is never recycled, and in that memory never
+ * freed (a model is made a few times per process). Else on the JavaScript heap.
+ */
+export function allocLasting(n: number): Float32Array {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
+  return heap?.alloc(n) ?? new Float32Array(n);
+}
+
 /** A buffer of `n` elements: a recycled one inside a scope when one is free (`reused`), else a new, zeroed one. */
 function take(n: number): { buf: Float32Array; reused: boolean } {
   if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);

@@ -12,6 +12,7 @@
 import type { ActivationKernel } from "./activations.js";
 import type { BatchNormKernel } from "./batch-norm.js";
 import type { ElementwiseKernel } from "./elementwise.js";
+import type { OptimizerKernel } from "./optimizer.js";
 import type { ConvLowering } from "./conv-lowering.js";
 import type { StorageHeap } from "../storage.js";
 import { setStorageHeap } from "../storage.js";
@@ -22,6 +23,8 @@ export interface MatmulKernel {
   readonly conv?: ConvLowering;
   /** Its own relu and leakyRelu passes (activations.ts); the reference ones if absent. */
   readonly activations?: ActivationKernel;
+  /** Its own RMSprop update and clipping (optimizer.ts); the reference ones if absent. */
+  readonly optimizer?: OptimizerKernel;
   /** Its own element-wise sum (elementwise.ts); the reference one if absent. */
   readonly elementwise?: ElementwiseKernel;
   /** Its own batch-norm passes (batch-norm.ts); the reference ones if absent. */

@@ -212,6 +212,11 @@ export class Code {
   f32x4Add(): this { return this.op(...this.simd(0xe4)); }
   f32x4Mul(): this { return this.op(...this.simd(0xe6)); }
   f32x4Sub(): this { return this.op(...this.simd(0xe5)); }
+  f32x4Div(): this { return this.op(...this.simd(0xe7)); }
+  /** f32x4.sqrt: per lane, correctly rounded (IEEE 754). */
+  f32x4Sqrt(): this { return this.op(...this.simd(0xe3)); }
+  /** f32x4.min: per lane the smaller, NaN if either is NaN, and -0 under +0. */
+  f32x4Min(): this { return this.op(...this.simd(0xe8)); }
   f64x2Splat(): this { return this.op(...this.simd(0x14)); }
   /** f64x2.extract_lane: lane `l` (0 or 1) as an f64. */
   f64x2ExtractLane(l: number): this { return this.op(...this.simd(0x21), l); }

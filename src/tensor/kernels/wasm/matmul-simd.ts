@@ -25,6 +25,7 @@
 import type { MatmulKernel } from "../matmul.js";
 import type { ActivationKernel } from "../activations.js";
 import type { ElementwiseKernel } from "../elementwise.js";
+import type { OptimizerKernel } from "../optimizer.js";
 import type { BatchNormKernel } from "../batch-norm.js";
 import type { ColsCache, ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
@@ -33,6 +34,7 @@ import { Code, i32, moduleBytes, v128 } from "./emit.js";
 import { emitCol2im, emitIm2col, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu } from "./activations-simd.js";
 import { emitAdd } from "./elementwise-simd.js";
+import { emitClip, emitRmsprop } from "./optimizer-simd.js";
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
 import type { Pass, SpawnWorker } from "./pool.js";
 import { CONTROL_BYTES, WorkerPool } from "./pool.js";
@@ -140,6 +142,9 @@ export interface KernelExports {
   bnInputGrad(g: number, xhat: number, N: number, C: number, S: number, scale: number, mg: number, mgh: number, gx: number, accumulate: number): void;
   /** elementwise-simd.ts: out = a + b over ceil(n/4) vectors. */
   add(a: number, b: number, out: number, n: number): void;
+  /** optimizer-simd.ts: RMSprop's update of w and v, and clipping w into [-c, c], over ceil(n/4) vectors. */
+  rmsprop(w: number, g: number, v: number, n: number, lr: number, alpha: number, oneMinusAlpha: number, eps: number): void;
+  clip(w: number, n: number, c: number): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,18 +387,19 @@ function emitPackT(w: number): Code {
 export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
-  // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum.
+  // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
-    emitAdd(),
+    emitAdd(), emitRmsprop(), emitClip(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
+    rmsprop: 19, clip: 20,
   });
 }
 
@@ -721,6 +727,27 @@ class SimdKernel implements SimdMatmul {
       const n = a.length;
       const [pa, pb, pout] = this.place(input(a, n), input(b, n), output(out, n));
       this.pass("add", [pa, pb, pout, n], 3, [4, 4, 4, 0], n, 16, n);
+      this.finish();
+    },
+  };
+
+  /**
+   * RMSprop's update and clipping over a model's flat buffers, on every thread by runs of floats
+   * when big enough. The buffers live in this memory when the model was packed with this kernel
+   * active (storage.ts's allocLasting); else they are copied in and back.
+   */
+  readonly optimizer: OptimizerKernel = {
+    rmsprop: (w, g, v, lr, alpha, eps) => {
+      const n = w.length;
+      const [pw, pg, pv] = this.place(output(w, n, true), input(g, n), output(v, n, true));
+      const f = Math.fround;
+      this.pass("rmsprop", [pw, pg, pv, n, f(lr), f(alpha), f(1 - alpha), f(eps)], 3, [4, 4, 4], n, 16, n, [4, 5, 6, 7]);
+      this.finish();
+    },
+    clip: (w, c) => {
+      const n = w.length;
+      const [pw] = this.place(output(w, n, true));
+      this.pass("clip", [pw, n, Math.fround(c)], 1, [4], n, 16, n, [2]);
       this.finish();
     },
   };

@@ -86,7 +86,7 @@ export function readJob(ctl: Int32Array): { job: Job; rows: boolean } {
 }
 
 /** The kernel's passes over a batch that threads can share (matmul-simd.ts's KernelExports). */
-export const PASSES = ["im2col", "col2im", "nchwToRows", "rowsToNchw", "relu", "leakyRelu", "activationBackward", "add"] as const;
+export const PASSES = ["im2col", "col2im", "nchwToRows", "rowsToNchw", "relu", "leakyRelu", "activationBackward", "add", "rmsprop", "clip"] as const;
 export type Pass = (typeof PASSES)[number];
 
 /**
