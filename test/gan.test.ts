@@ -161,6 +161,24 @@ describe("conv critic", () => {
     expect(maxRelDiff(fast.out, reference.out)).toBeLessThan(KERNEL_REL_TOL);
     expect(maxRelDiff(fast.grad, reference.grad)).toBeLessThan(KERNEL_REL_TOL);
   });
+
+  it("scoring two batches in one call (the label planes' part made once) gives each one's scores, and the same gradients", () => {
+    const D = createCritic("conv", new Prng(14)) as ConvCritic;
+    const a = new T.Tensor([6, 1, 28, 28], subset(6).pixels.slice());
+    const b = new T.Tensor([6, 1, 28, 28], new Prng(15).fillUniform(T.alloc(6 * 784), -1, 1));
+    const y = new T.Tensor([6, 10], oneHot(Uint8Array.from([3, 1, 4, 1, 5, 9])));
+    const run = (scores: () => T.Tensor[]): { out: Float32Array[]; grad: Float32Array } => {
+      D.zeroGrad();
+      const [sa, sb] = scores();
+      T.sub(T.mean(sa!), T.mean(sb!)).backward();
+      return { out: [sa!.data.slice(), sb!.data.slice()], grad: D.pack().grad.slice() };
+    };
+    const each = run(() => D.forwardEach([a, b], y));
+    const apart = run(() => [D.forward(a, y), D.forward(b, y)]);
+    expect(firstBitDifference(each.out[0]!, apart.out[0]!)).toBe(-1);
+    expect(firstBitDifference(each.out[1]!, apart.out[1]!)).toBe(-1);
+    expect(maxRelDiff(each.grad, apart.grad)).toBeLessThan(KERNEL_REL_TOL); // the planes' gradient summed before its convolution, not after
+  });
 });
 
 describe("buffers recycled between steps", () => {

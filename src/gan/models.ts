@@ -30,6 +30,11 @@ export interface Generator extends Module {
 export interface Critic extends Module {
   /** @param x (B, 1, 28, 28) images  @param y (B, 10) one-hot digits  @returns (B, 1) scores */
   forward(x: Tensor, y: Tensor): Tensor;
+  /**
+   * The scores of several batches under the same weights, as `forward` on each; a critic may share
+   * work between them (the conv critic convolves its label planes once). Absent: `forward` on each.
+   */
+  forwardEach?(xs: readonly Tensor[], y: Tensor): Tensor[];
 }
 
 /** Linear, optional BatchNorm1d, LeakyReLU(0.2): one hidden block of the mlp generator. */
@@ -118,9 +123,17 @@ export class ConvCritic extends Module implements Critic {
     this.fc = this.child("fc", new Linear(64 * 7 * 7, 1, prng));
   }
   forward(x: Tensor, y: Tensor): Tensor {
-    let h = firstConvWithLabelPlanes(this.first, x, y);
-    for (const layer of this.conv.layers.slice(1)) h = layer.forward(h);
-    return this.fc.forward(T.flatten(h));
+    return this.forwardEach([x], y)[0]!;
+  }
+
+  /** The critic step scores fakes and reals with the same labels and weights: the label planes' part is made once for both. */
+  forwardEach(xs: readonly Tensor[], y: Tensor): Tensor[] {
+    const labels = labelPlanesPart(this.first, y);
+    return xs.map((x) => {
+      let h = T.add(imagePart(this.first, x), labels);
+      for (const layer of this.conv.layers.slice(1)) h = layer.forward(h);
+      return this.fc.forward(T.flatten(h));
+    });
   }
 }
 
@@ -128,8 +141,9 @@ export class ConvCritic extends Module implements Critic {
 let planesOfEachDigit: Tensor | undefined;
 
 /**
- * `conv` applied to [x, labelPlanes(y)], (B, 11, 28, 28), without building the label planes.
- * Convolution is linear in its input, so it splits into the image's part and the planes' part:
+ * `conv` applied to [x, labelPlanes(y)], (B, 11, 28, 28), without building the label planes, is
+ * imagePart(conv, x) + labelPlanesPart(conv, y). Convolution is linear in its input, so it splits
+ * into the image's part and the planes' part:
  *   conv([x, planes]) = conv(x; W[:, 0]) + b + conv(planes; W[:, 1:11])
  * and with one-hot y the planes' part depends only on the digit: it is row y of P, where
  * P (10, O, 14, 14) = conv(planesOfEachDigit; W[:, 1:11]) convolves the ten possible sets of planes
@@ -137,16 +151,19 @@ let planesOfEachDigit: Tensor | undefined;
  * back through it). The same arithmetic as PyTorch's concatenation up to float32 summation order
  * (test/parity.test.ts), for about a tenth of the first layer's work: im2col over 1 channel of B
  * images instead of 11, plus 10 images instead of B.
- * @param x (B, 1, 28, 28)  @param y (B, 10) one-hot  @returns (B, O, 14, 14)
  */
-function firstConvWithLabelPlanes(conv: Conv2d, x: Tensor, y: Tensor): Tensor {
+function imagePart(conv: Conv2d, x: Tensor): Tensor {
+  return T.conv2d(x, T.slice(conv.weight, 1, 0, 1), conv.bias, { stride: conv.stride, padding: conv.padding }); // (B, O, OH, OW)
+}
+
+/** The label planes' part of the first convolution (see imagePart). @param y (B, 10) one-hot  @returns (B, O, OH, OW) */
+function labelPlanesPart(conv: Conv2d, y: Tensor): Tensor {
   const opts = { stride: conv.stride, padding: conv.padding };
   planesOfEachDigit ??= T.keep(() => labelPlanes(T.tensor([NUM_CLASSES, NUM_CLASSES], Array.from({ length: NUM_CLASSES * NUM_CLASSES }, (_, i) => (i % (NUM_CLASSES + 1) === 0 ? 1 : 0)))));
-  const image = T.conv2d(x, T.slice(conv.weight, 1, 0, 1), conv.bias, opts); // (B, O, OH, OW)
   const perDigit = T.conv2d(planesOfEachDigit, T.slice(conv.weight, 1, 1, 1 + NUM_CLASSES), undefined, opts); // (10, O, OH, OW)
   const [, O, OH, OW] = perDigit.shape as [number, number, number, number];
   const labels = T.matmul(y, T.reshape(perDigit, [NUM_CLASSES, O * OH * OW])); // (B, O*OH*OW)
-  return T.add(image, T.reshape(labels, [-1, O, OH, OW]));
+  return T.reshape(labels, [-1, O, OH, OW]);
 }
 
 /** A generator of the given kind, initialised (PyTorch's defaults) from `prng`, packed into one flat buffer. */

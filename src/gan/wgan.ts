@@ -129,7 +129,8 @@ export class Wgan {
     this.D.zeroGrad();
     const fake = T.noGrad(() => this.G.forward(z, y)); // G in training mode, as the reference: BN uses batch statistics
     this.mark?.("critic forward");
-    const loss = T.sub(T.mean(this.D.forward(fake, y)), T.mean(this.D.forward(x, y)));
+    const [fakeScores, realScores] = this.D.forwardEach?.([fake, x], y) ?? [this.D.forward(fake, y), this.D.forward(x, y)];
+    const loss = T.sub(T.mean(fakeScores!), T.mean(realScores!));
     this.mark?.("critic backward");
     loss.backward();
     this.mark?.("critic optimizer");
