@@ -1,11 +1,13 @@
 /**
  * Worker threads for the SIMD matmul: every worker instantiates the same compiled module on the
  * same shared WebAssembly.Memory, and helps compute C, or helps with a pass over a batch (im2col,
- * col2im, the layout changes, the activations: `runPass`, cut by images or runs of floats). Jobs
- * travel through a control block of i32 words at the start of that memory, not through messages: the caller writes the job, bumps SEQ
- * and notifies; each worker wakes from Atomics.wait, computes, bumps DONE and notifies; the caller
- * waits (Atomics.wait) until DONE counts every worker. Atomics.wait is allowed on Node's main
- * thread and in browser Web Workers (not on a browser's main thread).
+ * col2im, the layout changes, the activations, the sum, the optimizer's: `runPass`, cut by images
+ * or runs of floats). Jobs travel through a control block of i32 words at the start of that
+ * memory, not through messages: the caller writes the job, bumps SEQ and notifies; each worker,
+ * polling SEQ for a while after its last job and then asleep in Atomics.wait (`spinWhile`),
+ * computes, bumps DONE and notifies; the caller polls, then waits, until DONE counts every worker.
+ * Atomics.wait is allowed on Node's main thread and in browser Web Workers (not on a browser's
+ * main thread).
  *
  * The work is C's rows (or columns) cut into chunks of whole tiles, about four per thread, which
  * the threads claim one at a time with Atomics.add on a counter, the calling thread first. So a
