@@ -77,6 +77,21 @@ function kernelSuite(get: () => MatmulKernel): void {
       expect(maxRelDiff(C, ref), `transA=${ta} transB=${tb}`).toBeLessThan(KERNEL_REL_TOL);
     }
   });
+
+  it("a deep product with a small C (a weight's gradient, which the SIMD kernel cuts into two k segments)", () => {
+    for (const [M, N, K] of [[20, 37, 1100], [6, 8, 2048], [32, 16, 4097]] as const) {
+      const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+      const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+      const C0 = prng.fillUniform(new Float32Array(M * N), -1, 1);
+      const ref = reference(true, false, M, N, K, A, B);
+      const C = C0.slice();
+      get().gemm(true, false, M, N, K, A, B, C, true);
+      expect(maxRelDiff(C, ref.map((v, i) => v + C0[i]!)), `${M}x${N}x${K}, accumulating`).toBeLessThan(KERNEL_REL_TOL);
+      C.fill(NaN);
+      get().gemm(true, false, M, N, K, A, B, C, false);
+      expect(maxRelDiff(C, ref), `${M}x${N}x${K}, overwriting`).toBeLessThan(KERNEL_REL_TOL);
+    }
+  });
 }
 
 for (const kernel of MATMUL_KERNELS) describe(`matmul kernel: ${kernel.name}`, () => kernelSuite(() => kernel));
@@ -128,7 +143,8 @@ describe("the simd kernel on two threads", () => {
     const one = await createSimdMatmul({ threads: 1 });
     const two = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0 });
     const prng = new Prng(5);
-    for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2]] as const)
+    // 64x512x3136 and 32x16x1100 with A transposed are cut into two k segments: a thread each
+    for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2], [64, 512, 3136], [32, 16, 1100]] as const)
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
         const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
         const B = prng.fillUniform(new Float32Array(K * N), -1, 1);

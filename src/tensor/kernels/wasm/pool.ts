@@ -64,6 +64,8 @@ export const CTL = {
   KIND: 16,
   /** A pass: export, index of its count argument, units, argument count, f32 mask, args, strides. */
   CALL: 17,
+  /** KIND 2, a product cut into two k segments: the second segment's job, words as JOB's (the first is at JOB). */
+  SEGMENT: 48,
 } as const;
 /** Arguments of a pass at most (im2col's twelve). */
 const MAX_ARGS = 12;
@@ -73,14 +75,14 @@ const MAX_SLOTS = 16;
  * op(B) (or op(A)) once per chunk stays small against the chunk's product. */
 const CHUNKS_PER_THREAD = 4;
 
-/** Writes a job's words; readJob is its inverse. */
-function writeJob(ctl: Int32Array, j: Job, rows: boolean): void {
+/** Writes a job's words at word `at`; readJob is its inverse. */
+function writeJob(ctl: Int32Array, j: Job, rows: boolean, at: number = CTL.JOB): void {
   const w = [+j.transA, +j.transB, j.M, j.N, j.K, j.a, j.b, j.c, +j.accumulate, +rows];
-  for (let i = 0; i < w.length; i++) ctl[CTL.JOB + i] = w[i]!;
+  for (let i = 0; i < w.length; i++) ctl[at + i] = w[i]!;
 }
 
-export function readJob(ctl: Int32Array): { job: Job; rows: boolean } {
-  const w = (i: number): number => ctl[CTL.JOB + i]!;
+export function readJob(ctl: Int32Array, at: number = CTL.JOB): { job: Job; rows: boolean } {
+  const w = (i: number): number => ctl[at + i]!;
   return {
     job: { transA: w(0) !== 0, transB: w(1) !== 0, M: w(2), N: w(3), K: w(4), a: w(5), b: w(6), c: w(7), accumulate: w(8) !== 0 },
     rows: w(9) !== 0,
@@ -147,9 +149,19 @@ export function runCallChunks(ex: KernelExports, ctl: Int32Array, call: PassCall
   }
 }
 
-/** The job words a worker reads when woken: a product or a pass. */
-export function readWork(ctl: Int32Array, f32: Float32Array): { kind: "product"; job: Job; rows: boolean } | { kind: "pass"; call: PassCall } {
-  return ctl[CTL.KIND] === 0 ? { kind: "product", ...readJob(ctl) } : { kind: "pass", call: readCall(ctl, f32) };
+/** The job words a worker reads when woken: a product, a pass, or a product's two k segments. */
+export function readWork(ctl: Int32Array, f32: Float32Array):
+  { kind: "product"; job: Job; rows: boolean } | { kind: "pass"; call: PassCall } | { kind: "segments"; jobs: Job[] } {
+  const kind = ctl[CTL.KIND];
+  if (kind === 0) return { kind: "product", ...readJob(ctl) };
+  if (kind === 1) return { kind: "pass", call: readCall(ctl, f32) };
+  return { kind: "segments", jobs: [readJob(ctl).job, readJob(ctl, CTL.SEGMENT).job] };
+}
+
+/** Claims whole segments (products over disjoint k ranges, each into its own C) until none is left. */
+export function runSegments(ex: KernelExports, bl: Blocking, ctl: Int32Array, jobs: Job[], slot: number): void {
+  const s = slotScratch(bl, slot);
+  for (let i = Atomics.add(ctl, CTL.NEXT, 1); i < jobs.length; i = Atomics.add(ctl, CTL.NEXT, 1)) runSlice(ex, bl, jobs[i]!, s, 0, jobs[i]!.M, 0, jobs[i]!.N);
 }
 
 export class WorkerPool {
@@ -199,6 +211,15 @@ export class WorkerPool {
     ctl[CTL.KIND] = 0;
     writeJob(ctl, job, rows);
     this.dispatch(() => runChunks(ex, bl, ctl, job, rows, 0));
+  }
+
+  /** Computes two k segments of a product (see matmul-simd.ts's kSegments), a thread each when both are free. */
+  runSegments(jobs: [Job, Job], ex: KernelExports): void {
+    const ctl = this.ctl;
+    ctl[CTL.KIND] = 2;
+    writeJob(ctl, jobs[0], true);
+    writeJob(ctl, jobs[1], true, CTL.SEGMENT);
+    this.dispatch(() => runSegments(ex, this.init.blocking, ctl, jobs, 0));
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import type { KernelExports } from "./matmul-simd.js";
 import type { WorkerInit } from "./pool.js";
-import { CONTROL_BYTES, CTL, readWork, runCallChunks, runChunks, spinWhile } from "./pool.js";
+import { CONTROL_BYTES, CTL, readWork, runCallChunks, runChunks, runSegments, spinWhile } from "./pool.js";
 
 /** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
 export async function runKernelWorker(init: WorkerInit, ready: () => void): Promise<void> {
@@ -24,7 +24,8 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
     try {
       const work = readWork(ctl, ctlF32);
       if (work.kind === "product") runChunks(ex, init.blocking, ctl, work.job, work.rows, init.slot);
-      else runCallChunks(ex, ctl, work.call);
+      else if (work.kind === "pass") runCallChunks(ex, ctl, work.call);
+      else runSegments(ex, init.blocking, ctl, work.jobs, init.slot);
     } catch {
       Atomics.store(ctl, CTL.ERROR, 1);
     }
