@@ -16,8 +16,9 @@
  * `referenceLowering` is exactly that, in TypeScript: layout loops, im2col or col2im, and `gemm`
  * on the active kernel, with the cols matrix on the JavaScript heap. A matmul kernel may bring its
  * own lowering (`MatmulKernel.conv`): the SIMD kernel does the whole of each in its WebAssembly
- * memory, so only the image and the NCHW side cross into it, never the cols matrix (16-32 times
- * the image here). `convLowering()` is the one the ops use. Both are tested by one suite
+ * memory, where a training step's image, NCHW side and cached cols already live; the cols matrix
+ * (16-32 times the image here) never crosses into JavaScript. A ColsCache lets two calls over the
+ * same x share one im2col. `convLowering()` is the one the ops use. Both are tested by one suite
  * (test/conv.test.ts).
  */
 import { allocForOverwrite } from "../storage.js";
