@@ -13,8 +13,9 @@
  * Where a scope's new buffers live: on the JavaScript heap, or in a matmul kernel's own memory
  * when the active kernel offers it (`setStorageHeap`, called by kernels/matmul.ts's
  * setMatmulKernel): the SIMD kernel then computes on them in place, without copying operands in
- * and results out. Buffers outside a scope are always on the JavaScript heap: nothing would free
- * them in the kernel's memory.
+ * and results out. Other buffers outside a scope stay on the JavaScript heap, where the garbage
+ * collector frees them (nothing would in the kernel's memory); only `allocLasting`, for what lives
+ * as long as a model, takes them from the kernel too.
  */
 
 /** Fresh, zero-filled float32 buffers from a kernel's memory; null when it has no more room. */
@@ -56,13 +57,17 @@ export function allocForOverwrite(n: number): Float32Array {
  * freed (a model is made a few times per process). Else on the JavaScript heap.
  */
 export function allocLasting(n: number): Float32Array {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
+  checkCount(n);
   return heap?.alloc(n) ?? new Float32Array(n);
+}
+
+function checkCount(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
 }
 
 /** A buffer of `n` elements: a recycled one inside a scope when one is free (`reused`), else a new, zeroed one. */
 function take(n: number): { buf: Float32Array; reused: boolean } {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`alloc: bad element count ${n}`);
+  checkCount(n);
   if (inScope === null) return { buf: new Float32Array(n), reused: false };
   const recycled = free.get(n)?.pop();
   const buf = recycled ?? heap?.alloc(n) ?? new Float32Array(n);

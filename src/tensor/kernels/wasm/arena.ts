@@ -11,8 +11,7 @@
  *
  * Why shared memory only for tensor buffers: growing a non-shared memory detaches its ArrayBuffer
  * and with it every view on it, every tensor; a shared memory grows in place and old views stay
- * valid (WebAssembly threads proposal, memory.grow). A view made before a growth still refers
- * to the old SharedArrayBuffer object, so `holds` remembers every one.
+ * valid (WebAssembly threads proposal, memory.grow); `view` renews the whole-memory view after one.
  */
 
 const PAGE = 65536;
@@ -24,31 +23,22 @@ export const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 export class MemoryArena {
   /** First byte past the last block. */
   private top: number;
-  /** Every buffer object this memory has had since the arena began (a growth makes a new one). */
-  private readonly buffers = new WeakSet<ArrayBufferLike>();
   private f32: Float32Array;
 
   constructor(readonly memory: WebAssembly.Memory, start: number) {
     this.top = align64(start);
-    this.f32 = this.refresh();
+    this.f32 = new Float32Array(memory.buffer);
   }
 
   /** A float view of the whole memory as it is now. */
   get view(): Float32Array {
-    return this.memory.buffer === this.f32.buffer ? this.f32 : (this.f32 = this.refresh());
-  }
-
-  /** Whether `a` is a view on this memory. */
-  holds(a: Float32Array): boolean {
-    return this.buffers.has(a.buffer);
+    return this.memory.buffer === this.f32.buffer ? this.f32 : (this.f32 = new Float32Array(this.memory.buffer));
   }
 
   /** Byte offset of a fresh block of at least `bytes`, or null when the memory cannot grow so far. */
   tryAlloc(bytes: number): number | null {
     const at = this.top;
-    if (!this.ensure(at + align64(bytes))) return null;
-    this.top = at + align64(bytes);
-    return at;
+    return this.extendTop(at, bytes) ? at : null; // a new, empty last block at the top, lengthened
   }
 
   /** Whether the block at `at` of `bytes` is the last one, which `extendTop` can lengthen in place. */
@@ -77,13 +67,6 @@ export class MemoryArena {
         return false;
       }
     }
-    this.f32 = this.refresh();
     return true;
-  }
-
-  private refresh(): Float32Array {
-    const buf = this.memory.buffer;
-    this.buffers.add(buf);
-    return new Float32Array(buf);
   }
 }

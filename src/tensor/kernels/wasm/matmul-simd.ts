@@ -550,9 +550,10 @@ export interface SimdMatmul extends MatmulKernel {
 // the threshold was 8M: 12544x32x16 was then 1.13-1.15x slower on two threads.)
 const MIN_PARALLEL_WORK = 1 << 21;
 // ...and a product whose split side has fewer tiles than this stays on one thread: every chunk of
-// it packs all of the other operand, which for the weight gradients of the 1-channel convolutions
-// (32x16x12544, 16x32x12544: K = 12544 deep, 6 and 2 tiles to split) costs as much as the chunk's
-// products: 407-416 us on one thread against 361-446 on two.
+// it packs all of the other operand. Measured on the weight gradients of the 1-channel
+// convolutions (32x16x12544, 16x32x12544: K = 12544 deep, 6 and 2 tiles to split): 407-416 us on
+// one thread against 361-446 on two. Those, deep with A transposed, are now cut by k instead
+// (kSegments), before this rule is asked; it still keeps any other narrow, deep product on one thread.
 const MIN_PARALLEL_TILES = 16;
 
 // Passes over a batch (im2col, col2im, layout changes, activations) touching fewer floats than this
