@@ -143,6 +143,34 @@ for (const [name, make] of KERNELS)
         expect(firstBitDifference(sq, sqWant)).toBe(-1);
       }));
 
+    it("parts of a buffer in the kernel's memory (a layer's weights in a flat buffer) are used in place; an output part over an input part is right", () =>
+      recycling(() => {
+        const M = 24, N = 40, K = 36;
+        const flat = resident(rand(M * K + K * N + M * N));
+        const A = flat.subarray(0, M * K), B = flat.subarray(M * K, M * K + K * N), C = flat.subarray(M * K + K * N);
+        const want = new Float32Array(M * N);
+        k.gemm(false, false, M, N, K, A.slice(), B.slice(), want, false); // on the heap: copied in and out
+        const before = k.copiedFloats;
+        k.gemm(false, false, M, N, K, A, B, C, false);
+        expect(k.copiedFloats - before, "floats copied for operands that are views on the memory").toBe(0);
+        expect(firstBitDifference(C, want)).toBe(-1);
+        // C over the first M·N floats of A (another view of the same bytes): computed aside, then copied
+        const over = flat.subarray(0, M * N);
+        k.gemm(false, false, M, N, K, A, B, over, false);
+        expect(firstBitDifference(over, want)).toBe(-1);
+      }));
+
+    it("a view made after the memory grew is a different buffer object over the same bytes: overlap is still seen", () =>
+      recycling(() => {
+        const n = 64, x = resident(rand(n * n)), xWant = new Float32Array(n * n);
+        k.gemm(false, false, n, n, n, x.slice(), x.slice(), xWant, false);
+        const big = alloc(48 << 20); // the memory grows: later views are on a new buffer object
+        expect(big.buffer).not.toBe(x.buffer);
+        const alias = new Float32Array(big.buffer, x.byteOffset, x.length);
+        k.gemm(false, false, n, n, n, x, x, alias, false);
+        expect(firstBitDifference(x, xWant)).toBe(-1);
+      }));
+
     it("growing the memory keeps the buffers made before", () =>
       recycling(() => {
         const first = resident(rand(1000)), copy = first.slice();

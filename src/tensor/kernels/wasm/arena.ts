@@ -24,10 +24,18 @@ export class MemoryArena {
   /** First byte past the last block. */
   private top: number;
   private f32: Float32Array;
+  /** Every buffer object the memory has had: a shared memory's `buffer` is a new object after each growth, over the same bytes. */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
 
   constructor(readonly memory: WebAssembly.Memory, start: number) {
     this.top = align64(start);
     this.f32 = new Float32Array(memory.buffer);
+    this.buffers.add(memory.buffer);
+  }
+
+  /** Whether `a` views this memory (made before or after any growth), so its byteOffset addresses it. */
+  holds(a: Float32Array): boolean {
+    return a.buffer === this.memory.buffer || this.buffers.has(a.buffer);
   }
 
   /** A float view of the whole memory as it is now. */
@@ -67,6 +75,7 @@ export class MemoryArena {
         return false;
       }
     }
+    this.buffers.add(this.memory.buffer);
     return true;
   }
 }

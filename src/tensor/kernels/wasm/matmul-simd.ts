@@ -537,6 +537,8 @@ export interface SimdMatmulOptions {
 export interface SimdMatmul extends MatmulKernel {
   readonly threads: number;
   readonly blocking: Blocking;
+  /** Floats copied in and out of the kernel's memory so far: operands that live elsewhere (an operand in it costs none). */
+  readonly copiedFloats: number;
   /** Ends the worker threads; the kernel must not be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -617,11 +619,10 @@ class SimdKernel implements SimdMatmul {
   /** Step buffers in this memory (storage.ts), when it is shared (so that it grows without detaching them). */
   readonly storage?: StorageHeap;
   private disposed = false;
+  copiedFloats = 0;
   /** The scratch block: where operands that are not in the memory are copied, and the cols matrices. */
   private scratchAt: number;
   private scratchBytes = 0;
-  /** The arrays `storage` handed out: ops use them in place. */
-  private readonly resident = new WeakSet<Float32Array>();
   /** A block for the second k segment's product (kSegments), and its size. */
   private partialAt = 0;
   private partialBytes = 0;
@@ -646,9 +647,7 @@ class SimdKernel implements SimdMatmul {
           if (this.disposed) return null;
           const at = this.arena.tryAlloc(n * 4);
           if (at === null) return null;
-          const a = new Float32Array(this.arena.memory.buffer, at, n);
-          this.resident.add(a);
-          return a;
+          return new Float32Array(this.arena.memory.buffer, at, n);
         },
       };
   }
@@ -900,18 +899,30 @@ class SimdKernel implements SimdMatmul {
   }
 
   /**
-   * Byte offsets for a call's operands, in order: an array this kernel's storage handed out is used
-   * where it is (unless an output is also an input of the call); any other array gets a scratch
-   * region, an input (or an output added into) copied in, and an output copied out by `finish`; a
-   * number is a scratch region of that many floats. Scratch regions are consecutive in the scratch
-   * block, each on a 64-byte line.
+   * Byte offsets for a call's operands, in order: an array that views this kernel's memory (one
+   * `storage` handed out, or a part of one, such as a layer's weights in a model's flat buffer) is
+   * used where it is, unless it is an output that overlaps another operand; any other array gets a
+   * scratch region, an input (or an output added into) copied in, and an output copied out by
+   * `finish`; a number is a scratch region of that many floats. Scratch regions are consecutive in
+   * the scratch block, each on a 64-byte line.
    */
   private place(...operands: Operand[]): number[] {
     if (this.disposed) throw new Error("simd matmul: used after dispose()");
     this.pending = [];
-    // an output is computed in place unless the same array is another operand of the call
-    const shared = (o: Operand): boolean => typeof o !== "number" && operands.some((p) => p !== o && typeof p !== "number" && p.a === o.a);
-    const inPlace = operands.map((o) => typeof o !== "number" && this.resident.has(o.a) && o.a.length >= o.n && (o.use === "in" || !shared(o)));
+    const held = operands.map((o) => typeof o !== "number" && this.arena.holds(o.a) && o.a.length >= o.n);
+    // bytes [from, to) of a held operand: views made before and after a growth are different
+    // buffer objects over the same memory, so overlap is a matter of offsets
+    const from = (o: Operand): number => (typeof o === "number" ? 0 : o.a.byteOffset);
+    const to = (o: Operand): number => (typeof o === "number" ? 0 : o.a.byteOffset + o.n * 4);
+    const overlapsAnother = (i: number): boolean => {
+      const o = operands[i]!;
+      return operands.some((p, j) => {
+        if (j === i || typeof p === "number" || typeof o === "number") return false;
+        if (p.a === o.a) return true;
+        return held[j]! && from(p) < to(o) && from(o) < to(p);
+      });
+    };
+    const inPlace = operands.map((o, i) => held[i]! && typeof o !== "number" && (o.use === "in" || !overlapsAnother(i)));
     let bytes = 0;
     const offsets = operands.map((o, i) => {
       if (inPlace[i]) return 0;
@@ -951,14 +962,17 @@ class SimdKernel implements SimdMatmul {
   }
 
   private copyIn(src: Float32Array, at: number, n: number): void {
+    this.copiedFloats += n;
     this.f32.set(src.length === n ? src : src.subarray(0, n), at / 4);
   }
 
   private copyOut(at: number, dst: Float32Array, n: number): void {
+    this.copiedFloats += n;
     dst.set(this.f32.subarray(at / 4, at / 4 + n));
   }
 
   private addOut(at: number, dst: Float32Array, n: number): void {
+    this.copiedFloats += n;
     const f32 = this.f32;
     const o = at / 4;
     for (let i = 0; i < n; i++) dst[i]! += f32[o + i]!;
