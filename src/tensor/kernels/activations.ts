@@ -8,6 +8,11 @@
  *   leakyRelu(x)  = x > 0 ? x : x * s          (s and the product in float32)
  *   backward      dx (+)= x > 0 ? g : g * s    (s = 0 for relu; the product, then the sum, in float32)
  * The derivative at the kink x = 0 is PyTorch's choice, the left one.
+ *
+ * tanh is computed in float64 by a fixed sequence of IEEE operations (below, `tanhOf`) and rounded
+ * once to float32, so the TypeScript loop and the SIMD kernel's two f64 lanes give the same bits,
+ * within one float32 ulp of Math.tanh (test/activations.test.ts); Math.tanh itself costs about
+ * 7.5 ns a value here, and the generator's last layer calls it on every pixel of every fake.
  */
 import { matmulKernel } from "./matmul.js";
 
@@ -21,6 +26,44 @@ export interface ActivationKernel {
    * the backward of leakyRelu (slope 0: of relu). x, g and gx of the same length.
    */
   backward(x: Float32Array, g: Float32Array, gx: Float32Array, slope: number, accumulate: boolean): void;
+  /** out[i] = tanhOf(x[i]) rounded to float32. x and out of the same length. */
+  tanh(x: Float32Array, out: Float32Array): void;
+}
+
+/**
+ * tanh(|x|) = m / (m + 2) with m = e^y - 1, y = 2|x|, which has no cancellation near 0 (1 - 2/(e^y + 1)
+ * would have). y is capped at 40, where m / (m + 2) is 1 in float64. m comes from y = n·ln 2 + r,
+ * |r| <= ln 2 / 2: e^y - 1 = 2^n·q + (2^n - 1), q = e^r - 1 = r + r²/2! + ... + r⁹/9! (the series'
+ * remainder, below r⁹/10!, is under 3e-11 of q), in Horner's form from the highest power. n is
+ * y/ln 2 rounded to the nearest integer by adding and subtracting 1.5·2^52 (ties to even, as the
+ * SIMD kernel's addition rounds). The sign is then copied from x (so tanh(-0) = -0).
+ */
+export const TANH_Y_MAX = 40;
+/** 1.5·2^52: a float64 sum with this rounds a value under 2^51 in magnitude to an integer. */
+export const ROUND_TO_INTEGER = 6755399441055744;
+/** 1/9!, 1/8!, ..., 1/2!, 1/1!: the coefficients of q(r) / r, highest first. */
+export const EXPM1_COEFFICIENTS: readonly number[] = Array.from({ length: 9 }, (_, i) => {
+  let f = 1;
+  for (let k = 2; k <= 9 - i; k++) f *= k;
+  return 1 / f;
+});
+/** 2^n for n = 0..58, exact. */
+const POW2 = Array.from({ length: 59 }, (_, n) => 2 ** n);
+
+/** tanh of one value in float64 by the steps above (the caller rounds it to float32). */
+export function tanhOf(x: number): number {
+  const a = Math.abs(x);
+  const y = Math.min(a + a, TANH_Y_MAX);
+  const n = y * Math.LOG2E + ROUND_TO_INTEGER - ROUND_TO_INTEGER;
+  const r = y - n * Math.LN2;
+  const c = EXPM1_COEFFICIENTS;
+  let p = c[0]!;
+  for (let k = 1; k < c.length; k++) p = p * r + c[k]!;
+  const q = p * r;
+  const s = POW2[n] ?? NaN; // n is NaN only when x is
+  const m = s * q + (s - 1);
+  const t = m / (m + 2);
+  return x < 0 ? -t : x === 0 ? x : t;
 }
 
 // Each loop is branch-free: a `v > 0 ? a : b` per element compiles to a jump that the CPU
@@ -47,6 +90,9 @@ export const referenceActivations: ActivationKernel = {
     const factor = new Float64Array([Math.fround(slope), 1]);
     if (accumulate) for (let i = 0; i < x.length; i++) gx[i]! += Math.fround(g[i]! * factor[+(x[i]! > 0)]!);
     else for (let i = 0; i < x.length; i++) gx[i] = g[i]! * factor[+(x[i]! > 0)]!;
+  },
+  tanh(x, out) {
+    for (let i = 0; i < x.length; i++) out[i] = tanhOf(x[i]!);
   },
 };
 

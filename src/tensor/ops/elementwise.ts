@@ -166,7 +166,8 @@ export const neg = (a: Tensor): Tensor => affineScalar(a, -1, 0);
  * backward needs no extra buffer: relu, leakyRelu, tanh (1 - y²), sigmoid (y(1 - y)). relu and
  * leakyRelu run their passes on the active kernel (kernels/activations.ts: TypeScript, or
  * WebAssembly SIMD in the SIMD kernel's memory, the same bits either way), and their backward
- * writes straight into a fresh gradient when it can (Tensor.gradTarget). tanh and sigmoid write
+ * writes straight into a fresh gradient when it can (Tensor.gradTarget). tanh's forward pass runs on
+ * the active kernel too (float64 steps rounded once: kernels/activations.ts). tanh and sigmoid write
  * their own two loops rather than passing f and f' to a shared one: V8 cannot inline a function
  * passed as an argument at a call site that sees several (a shared loop measured 1.7-2.2x slower).
  */
@@ -197,7 +198,7 @@ export function leakyRelu(a: Tensor, slope: number): Tensor {
 export function tanh(a: Tensor): Tensor {
   const x = a.data;
   const out = allocForOverwrite(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = Math.tanh(x[i]!);
+  activationKernel().tanh(x, out);
   return activation("tanh", a, out, (_x, y, g, ga) => {
     for (let i = 0; i < g.length; i++) ga[i]! += g[i]! * (1 - y[i]! * y[i]!);
   });

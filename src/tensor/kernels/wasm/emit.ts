@@ -223,6 +223,21 @@ export class Code {
   f64x2Add(): this { return this.op(...this.simd(0xf0)); }
   f64x2Sub(): this { return this.op(...this.simd(0xf1)); }
   f64x2Mul(): this { return this.op(...this.simd(0xf2)); }
+  f64x2Div(): this { return this.op(...this.simd(0xf3)); }
+  /** f64x2.abs: per lane the sign bit cleared. */
+  f64x2Abs(): this { return this.op(...this.simd(0xec)); }
+  /** f64x2.min: per lane the smaller, NaN if either is NaN. */
+  f64x2Min(): this { return this.op(...this.simd(0xf4)); }
+  /** v128.const of two equal f64 lanes. */
+  f64x2Const(x: number): this {
+    this.bytes.push(...this.simd(0x0c));
+    this.bytes.push(...new Uint8Array(new Float64Array([x, x]).buffer));
+    return this;
+  }
+  /** i64x2.shl: each 64-bit lane shifted left by an i32 count (mod 64). Stack: v, count. */
+  i64x2Shl(): this { return this.op(...this.simd(0xcb)); }
+  /** f32x4.demote_f64x2_zero: two f64 lanes rounded (to nearest, ties to even) to f32 lanes 0 and 1; lanes 2 and 3 zero. */
+  f32x4DemoteF64x2Zero(): this { return this.op(...this.simd(0x5e)); }
   /** f64x2.promote_low_f32x4: f32 lanes 0 and 1 widened to two f64 lanes, exactly. */
   f64x2PromoteLowF32x4(): this { return this.op(...this.simd(0x5f)); }
   /** f32x4.max: per lane the larger, NaN if either is NaN, and +0 over -0. */

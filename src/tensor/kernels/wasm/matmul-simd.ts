@@ -32,7 +32,7 @@ import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
 import { emitCol2im, emitIm2col, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
-import { emitActivationBackward, emitLeakyRelu, emitRelu } from "./activations-simd.js";
+import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
 import { emitAdd } from "./elementwise-simd.js";
 import { emitClip, emitRmsprop } from "./optimizer-simd.js";
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
@@ -134,6 +134,7 @@ export interface KernelExports {
   relu(x: number, out: number, n: number): void;
   leakyRelu(x: number, out: number, n: number, slope: number): void;
   activationBackward(x: number, g: number, gx: number, n: number, slope: number, accumulate: number): void;
+  tanh(x: number, out: number, n: number): void;
   /** batch-norm-simd.ts. */
   bnSum(x: number, N: number, C: number, S: number, sum: number): void;
   bnSquares(x: number, N: number, C: number, S: number, mean: number, sq: number): void;
@@ -387,19 +388,20 @@ function emitPackT(w: number): Code {
 export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
-  // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes.
+  // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
+  // 21 tanh.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
-    emitAdd(), emitRmsprop(), emitClip(),
+    emitAdd(), emitRmsprop(), emitClip(), emitTanh(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
-    rmsprop: 19, clip: 20,
+    rmsprop: 19, clip: 20, tanh: 21,
   });
 }
 
@@ -699,7 +701,7 @@ class SimdKernel implements SimdMatmul {
   };
 
   /**
-   * relu and leakyRelu in this kernel's memory (activations-simd.ts): the operands used in place
+   * relu, leakyRelu and tanh in this kernel's memory (activations-simd.ts): the operands used in place
    * or copied in (a memcpy each, about 0.1 ms per 400,000 values), the pass itself four lanes at a
    * time, on every thread when big enough.
    */
@@ -720,6 +722,12 @@ class SimdKernel implements SimdMatmul {
       const n = x.length;
       const [px, pg, pgx] = this.place(input(x, n), input(g, n), output(gx, n, accumulate));
       this.pass("activationBackward", [px, pg, pgx, n, slope, accumulate ? 1 : 0], 3, [4, 4, 4, 0, 0, 0], n, 16, n, [4]);
+      this.finish();
+    },
+    tanh: (x, out) => {
+      const n = x.length;
+      const [px, pout] = this.place(input(x, n), output(out, n));
+      this.pass("tanh", [px, pout, n], 2, [4, 4, 0], n, 16, n);
       this.finish();
     },
   };
