@@ -545,14 +545,15 @@ export interface SimdMatmul extends MatmulKernel {
   dispose(): Promise<void>;
 }
 
-// Below about 2 million multiply-adds (~0.1 ms on one core) a second thread does not pay: the
+// Below about a million multiply-adds (~0.02 ms on one core) a second thread does not pay: the
 // workers poll for work before they sleep (pool.ts), but both threads pack the operand they share.
-// Measured one thread against two (microseconds, operands in the kernel's memory, two runs each):
-// 3136x32x16 (1.6M) 74, 75 against 74, 98; 12544x32x16 (6.4M) 316, 288 against 231, 165;
-// 12544x16x32 300, 292 against 158, 180; 1960x32x160 (10M) 423, 445 against 239, 259;
-// 64x3136x110 (22M) 949, 933 against 488, 473. (Before the polling, and with operands copied in,
-// the threshold was 8M: 12544x32x16 was then 1.13-1.15x slower on two threads.)
-const MIN_PARALLEL_WORK = 1 << 21;
+// Measured one thread against two (medians of at least 300 calls, operands in the kernel's memory,
+// microseconds, three alternations after one warm-up): 1568x32x16 (0.8M) 35-36 against 25;
+// 64x128x110 (0.9M) 38 against 25; 3136x32x16 (1.6M) 67-69 against 41-42; 64x256x128 (2.1M) 84-85
+// against 50. Products from 0.5M split as well made the training steps no faster (mlp 18.6 -> 18.0,
+// conv 62.7 -> 63.0 ms, medians of four), 1M no slower (18.6, 62.5). An earlier design (operands
+// copied in, no polling) measured 3136x32x16 no faster on two threads, and the threshold was 2M, then 8M.
+const MIN_PARALLEL_WORK = 1 << 20;
 // ...and a product whose split side has fewer tiles than this stays on one thread: every chunk of
 // it packs all of the other operand. Measured on the weight gradients of the 1-channel
 // convolutions (32x16x12544, 16x32x12544: K = 12544 deep, 6 and 2 tiles to split): 407-416 us on
