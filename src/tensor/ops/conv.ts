@@ -31,7 +31,7 @@ import { batchNormKernel } from "../kernels/batch-norm.js";
 import { convLowering, patchDims } from "../kernels/conv-lowering.js";
 import type { ColsCache } from "../kernels/conv-lowering.js";
 import { ConvGeometry, convOutSize } from "../kernels/im2col.js";
-import { alloc, allocForOverwrite } from "../storage.js";
+import { allocForOverwrite } from "../storage.js";
 import { Tensor, isGradEnabled, shapeStr } from "../tensor.js";
 
 export interface ConvOptions {
@@ -40,13 +40,17 @@ export interface ConvOptions {
 }
 
 /** Adds b[c] to every position of channel c of (N, C, S). */
-function addChannelBias(y: Float32Array, b: Float32Array, N: number, C: number, S: number): void {
+/**
+ * y (N, C, S) = bias[c] on channel c (zeros without a bias): a transposed convolution's starting
+ * value, into which col2im then adds, so the bias costs no pass of its own (PyTorch adds it after).
+ */
+function fillChannels(y: Float32Array, b: Float32Array | undefined, N: number, C: number, S: number): void {
+  if (!b) {
+    y.fill(0);
+    return;
+  }
   for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) {
-      const bv = b[c]!;
-      const base = (n * C + c) * S;
-      for (let s = 0; s < S; s++) y[base + s]! += bv;
-    }
+    for (let c = 0; c < C; c++) y.fill(b[c]!, (n * C + c) * S, (n * C + c + 1) * S);
 }
 
 /** db[c] += sum of dy over batch and positions, dy (N, C, S): batch norm's per-channel sums, on the active kernel. */
@@ -117,9 +121,9 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
   // The geometry of the conv2d whose adjoint this is: it maps (N,Cout,OH,OW) to (N,Cin,H,W).
   const geom: ConvGeometry = { N, C: Cout, H: OH, W: OW, KH, KW, stride, pad, OH: H, OW: W };
   const lower = convLowering();
-  const out = alloc(N * Cout * OH * OW);
-  lower.addCol2imOfProduct(x.data, Cin, w.data, geom, out); // y = col2im(x as rows (R,Cin) · W (Cin,CKK))
-  if (b) addChannelBias(out, b.data, N, Cout, OH * OW);
+  const out = allocForOverwrite(N * Cout * OH * OW);
+  fillChannels(out, b?.data, N, Cout, OH * OW);
+  lower.addCol2imOfProduct(x.data, Cin, w.data, geom, out); // y = bias + col2im(x as rows (R,Cin) · W (Cin,CKK))
   return Tensor.fromOp("convTranspose2d", [N, Cout, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
     const cols = w.requiresGrad && x.requiresGrad ? colsCache(geom) : undefined; // im2col(dy) once for both

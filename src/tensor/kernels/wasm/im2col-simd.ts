@@ -123,39 +123,123 @@ export function emitRowsToNchw(): Code {
   return emitLayout("toNchw");
 }
 
-/** Both layout changes: the NCHW side is walked in order, the rows side with a stride of C floats. */
+/**
+ * Both layout changes, per image a transposition between (C, S) and (S, C). Blocks of four
+ * channels by four positions are four v128 loads, a 4x4 transposition in eight shuffles, and four
+ * stores (toNchw adds each channel's bias, a splat, to its vector); the positions past the last
+ * multiple of four, and the channels past the last multiple of four, go one float at a time. Pure
+ * data movement and one float32 add per value, so the bits are those of a plain loop.
+ */
 function emitLayout(dir: "toRows" | "toNchw"): Code {
   const f = dir === "toNchw" ? new Code([i32, i32, i32, i32, i32, i32]) : new Code([i32, i32, i32, i32, i32]);
   const [src, dst, N, C, S] = [0, 1, 2, 3, 4];
   const bias = 5; // toNchw only
   const [n, c, s] = [f.local(i32), f.local(i32), f.local(i32)];
-  const pNchw = f.local(i32); // walks the NCHW side in order
-  const pRows = f.local(i32); // rows[(n*S + 0)*C + c], then down the column by C floats
-  const rowBase = f.local(i32); // rows[(n*S)*C]
-  const stride = f.local(i32); // C*4 bytes
+  const nchwImg = f.local(i32); // x[n, 0, 0]
+  const rowsImg = f.local(i32); // rows[n*S, 0]
+  const pN = f.local(i32); // x[n, c, s]
+  const pR = f.local(i32); // rows[n*S + s, c]
+  const stride = f.local(i32); // C*4 bytes: the next position in rows
+  const plane = f.local(i32); // S*4 bytes: the next channel in x
+  const c4 = f.local(i32), s4 = f.local(i32); // C and S rounded down to multiples of 4
   const b = f.local(f32);
+  const v = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  const t = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  const bv = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
   const nchw = dir === "toRows" ? src : dst;
   const rows = dir === "toRows" ? dst : src;
-  const loop = (v: number, bound: number, body: () => void): void => {
-    f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
+  /** for (v = from; v < bound; v += step) { body }, from and bound locals or constants. */
+  const loop = (vv: number, from: () => void, bound: number, step: number, body: () => void): void => {
+    from();
+    f.set(vv).block().loop().get(vv).get(bound).geU().brIf(1);
     body();
-    f.inc(v, 1).br(0).end().end();
+    f.inc(vv, step).br(0).end().end();
   };
+  const zero = (): void => void f.i32(0);
+  /** Pushes the address base + k·unit (k a small constant). */
+  const at = (base: number, unit: number, k: number): void => {
+    f.get(base);
+    if (k > 0) f.get(unit).i32(k).mul().add();
+  };
+  /** The channel bias of channel c + k into `b` (0 without a bias), as toNchw's scalar loops add it. */
+  const loadBias = (k: number): void => {
+    if (dir !== "toNchw") return;
+    f.f32Const(0).set(b);
+    f.get(bias).if().get(bias).get(c).i32(k).add().i32(4).mul().add().f32Load().set(b).end();
+  };
+  /** One float of channel c + k at position s: rows <- x, or x <- rows + b. Needs pN, pR at (c, s). */
+  const one = (k: number): void => {
+    if (dir === "toRows") f.get(pR).i32(4 * k).add().get(pN).get(plane).i32(k).mul().add().f32Load().f32Store();
+    else {
+      f.get(pN).get(plane).i32(k).mul().add();
+      f.get(pR).i32(4 * k).add().f32Load().get(b).f32Add().f32Store();
+    }
+  };
+
   f.get(C).i32(4).mul().set(stride);
-  f.get(nchw).set(pNchw);
-  f.get(rows).set(rowBase);
+  f.get(S).i32(4).mul().set(plane);
+  f.get(C).i32(-4).and_().set(c4);
+  f.get(S).i32(-4).and_().set(s4);
+  f.get(nchw).set(nchwImg);
+  f.get(rows).set(rowsImg);
   f.f32Const(0).set(b);
-  loop(n, N, () => {
-    loop(c, C, () => {
-      f.get(rowBase).get(c).i32(4).mul().add().set(pRows);
-      if (dir === "toNchw") f.get(bias).if().get(bias).get(c).i32(4).mul().add().f32Load().set(b).end();
-      loop(s, S, () => {
-        if (dir === "toRows") f.get(pRows).get(pNchw).f32Load().f32Store();
-        else f.get(pNchw).get(pRows).f32Load().get(b).f32Add().f32Store();
-        f.inc(pNchw, 4).incBy(pRows, stride);
+  loop(n, zero, N, 1, () => {
+    // channels in blocks of four
+    loop(c, zero, c4, 4, () => {
+      for (let k = 0; k < 4; k++) {
+        loadBias(k);
+        f.get(b).f32x4Splat().set(bv[k]!);
+      }
+      f.get(nchwImg).get(c).get(plane).mul().add().set(pN);
+      f.get(rowsImg).get(c).i32(4).mul().add().set(pR);
+      loop(s, zero, s4, 4, () => {
+        // v[k]: toRows, channel c + k at positions s..s+3; toNchw, position s + k at channels c..c+3
+        for (let k = 0; k < 4; k++) {
+          if (dir === "toRows") at(pN, plane, k);
+          else at(pR, stride, k);
+          f.v128Load().set(v[k]!);
+        }
+        f.get(v[0]!).get(v[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
+        f.get(v[0]!).get(v[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
+        f.get(v[2]!).get(v[3]!).shuffle32(0, 4, 1, 5).set(t[2]!);
+        f.get(v[2]!).get(v[3]!).shuffle32(2, 6, 3, 7).set(t[3]!);
+        // row k of the transposition: lane k of v[0..3]
+        const rowK = (k: number): void => {
+          const [a, bb] = k < 2 ? [t[0]!, t[2]!] : [t[1]!, t[3]!];
+          f.get(a).get(bb);
+          if (k % 2 === 0) f.shuffle32(0, 1, 4, 5);
+          else f.shuffle32(2, 3, 6, 7);
+        };
+        for (let k = 0; k < 4; k++) {
+          if (dir === "toRows") at(pR, stride, k);
+          else at(pN, plane, k);
+          rowK(k);
+          if (dir === "toNchw") f.get(bv[k]!).f32x4Add();
+          f.v128Store();
+        }
+        f.inc(pN, 16).get(pR).get(stride).i32(4).mul().add().set(pR);
+      });
+      // positions past the last multiple of four, for these four channels
+      loop(s, () => f.get(s4), S, 1, () => {
+        for (let k = 0; k < 4; k++) {
+          loadBias(k);
+          one(k);
+        }
+        f.inc(pN, 4).incBy(pR, stride);
       });
     });
-    f.get(rowBase).get(S).get(stride).mul().add().set(rowBase);
+    // channels past the last multiple of four, every position
+    loop(c, () => f.get(c4), C, 1, () => {
+      loadBias(0);
+      f.get(nchwImg).get(c).get(plane).mul().add().set(pN);
+      f.get(rowsImg).get(c).i32(4).mul().add().set(pR);
+      loop(s, zero, S, 1, () => {
+        one(0);
+        f.inc(pN, 4).incBy(pR, stride);
+      });
+    });
+    f.get(nchwImg).get(C).get(plane).mul().add().set(nchwImg);
+    f.get(rowsImg).get(S).get(stride).mul().add().set(rowsImg);
   });
   return f;
 }
