@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Prng, Tensor } from "../src/tensor/index.js";
+import * as T from "../src/tensor/index.js";
 import { Adam, BatchNorm1d, Linear, Module, RMSprop, SGD, Sequential, clipWeights } from "../src/nn/index.js";
 import type { Optimizer } from "../src/nn/index.js";
 import { OPTIM_ABS_TOL } from "./tolerances.js";
@@ -114,9 +115,35 @@ describe("optimizers and the flat buffer", () => {
     const flat = net.flatParameters();
     expect(flat.data.length).toBe(3 * 4 + 4 + 4 * 2 + 2);
     flat.grad.fill(1);
+    opt.zeroGrad(); // marks the gradients zero; they read as zeros through the model
+    for (const p of net.parameters()) expect(p.grad!.every((g) => g === 0)).toBe(true);
+    flat.grad.fill(1);
     opt.zeroGrad();
-    expect(flat.grad.every((g) => g === 0)).toBe(true);
+    expect(net.flatParameters().grad.every((g) => g === 0)).toBe(true);
     for (const p of net.parameters()) expect(p.grad!.buffer).toBe(flat.grad.buffer);
+  });
+
+  it("old gradient values behind zeroGrad never reach a step: a backward writes over them, and a parameter left out reads zeros", () => {
+    const first = new Linear(3, 4, new Prng(1)), unused = new Linear(4, 2, new Prng(2));
+    const net = new Sequential(first, unused); // only `first` takes part in the loss below
+    const opt = new RMSprop(net, { lr: 0.01 });
+    const x = new Tensor([2, 3], Float32Array.of(1, -2, 0.5, 3, 0.25, -1));
+    const gradOf = (): Float32Array => {
+      opt.zeroGrad();
+      T.sum(first.forward(x)).backward();
+      return net.flatParameters().grad.slice();
+    };
+    const clean = gradOf();
+    net.flatParameters().grad.fill(1e6); // stale values a lazy zero must hide
+    const again = gradOf();
+    expect(Array.from(again)).toEqual(Array.from(clean));
+    expect(Array.from(unused.weight.grad!).every((g) => g === 0)).toBe(true);
+    const before = Float32Array.from(unused.weight.data);
+    net.flatParameters().grad.fill(1e6);
+    opt.zeroGrad();
+    T.sum(first.forward(x)).backward();
+    opt.step(); // the unused layer's gradient is zero, so RMSprop leaves its weights where they were
+    expect(Array.from(unused.weight.data)).toEqual(Array.from(before));
   });
 });
 

@@ -41,6 +41,17 @@ describe("optimizer passes", () => {
         referenceOptimizer.clip(wa, c);
         get().clip(wb, c);
         expect(firstBitDifference(wb, wa), `clip, n ${n}`).toBe(-1);
+        // a step that clips in the same pass: the bits of the step and then the clip
+        const fused = state(n, n + 100), apart = state(n, n + 100), ref = state(n, n + 100);
+        for (const s of [fused, apart, ref]) s.w.forEach((x, i) => (s.w[i] = i % 4 === 0 ? x * 3 : x)); // some beyond the bound
+        get().rmsprop(fused.w, fused.g, fused.v, 5e-3, 0.99, 1e-8, c);
+        get().rmsprop(apart.w, apart.g, apart.v, 5e-3, 0.99, 1e-8);
+        get().clip(apart.w, c);
+        referenceOptimizer.rmsprop(ref.w, ref.g, ref.v, 5e-3, 0.99, 1e-8, c);
+        expect(firstBitDifference(fused.w, apart.w), `rmsprop with clip, n ${n}`).toBe(-1);
+        expect(firstBitDifference(fused.w, ref.w), `rmsprop with clip against the reference, n ${n}`).toBe(-1);
+        expect(firstBitDifference(fused.v, apart.v), `v with clip, n ${n}`).toBe(-1);
+        expect(fused.w.every((x) => Math.abs(x) <= Math.fround(c))).toBe(true);
       }
     });
 
@@ -53,6 +64,12 @@ describe("optimizer passes", () => {
       expect(Math.abs(v[i]! - vi)).toBeLessThanOrEqual(1e-6 * vi + 1e-30); // float32 against float64
       expect(w[i]! - w0[i]!).toBeCloseTo((-1e-3 * g[i]!) / (Math.sqrt(vi) + 1e-8), 6);
     }
+    const fused = state(64, 9), apart = state(64, 9);
+    referenceOptimizer.rmsprop(fused.w, fused.g, fused.v, 1e-2, 0.9, 1e-8, 0.05);
+    referenceOptimizer.rmsprop(apart.w, apart.g, apart.v, 1e-2, 0.9, 1e-8);
+    referenceOptimizer.clip(apart.w, 0.05);
+    expect(firstBitDifference(fused.w, apart.w)).toBe(-1);
+    expect(() => new RMSprop(new Linear(2, 2, new Prng(1)), { lr: 1e-3, clip: 0 })).toThrow("RMSprop: clip must be a positive number, got 0");
     const x = new Float32Array([0.5, -0.5, 0.01, -0, Infinity, -Infinity, NaN]);
     referenceOptimizer.clip(x, 0.25);
     expect(Array.from(x)).toEqual([0.25, -0.25, Math.fround(0.01), -0, 0.25, -0.25, NaN]);
@@ -76,6 +93,12 @@ describe("optimizer passes", () => {
       expect(firstBitDifference(flat.data, ref.w)).toBe(-1);
       expect(firstBitDifference(opt.squareAvg, ref.v)).toBe(-1);
       expect(firstBitDifference(flat.data, before)).not.toBe(-1);
+      // an optimizer that clips: the same bits as the step and clipWeights above, from the same start
+      const lin2 = new Linear(300, 7, new Prng(1));
+      const opt2 = new RMSprop(lin2, { lr: 1e-3, clip: 0.05 });
+      lin2.pack().grad.fill(0.5);
+      opt2.step();
+      expect(firstBitDifference(lin2.pack().data, ref.w)).toBe(-1);
     } finally {
       setMatmulKernel(matmulBlocked);
     }

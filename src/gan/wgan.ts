@@ -15,7 +15,7 @@
 import * as T from "../tensor/index.js";
 import { Tensor } from "../tensor/index.js";
 import type { Prng } from "../tensor/index.js";
-import { RMSprop, clipWeights } from "../nn/index.js";
+import { RMSprop } from "../nn/index.js";
 import type { Critic, Generator } from "./models.js";
 import type { Guide } from "./guide.js";
 import { IMAGE_H, IMAGE_W, NUM_CLASSES } from "../mnist/image.js";
@@ -45,7 +45,7 @@ export interface StepLosses {
 
 /** The parts of a training step, in the order they run, for a profile (see `Wgan.mark`). */
 export const STEP_PARTS = [
-  "fakes for the critic", "critic forward", "critic backward", "critic optimizer", "clipping", "guide",
+  "fakes for the critic", "critic forward", "critic backward", "critic optimizer and clipping", "guide",
   "generator forward", "generator backward", "generator optimizer", "end",
 ] as const;
 export type StepPart = (typeof STEP_PARTS)[number];
@@ -68,7 +68,7 @@ export class Wgan {
   /** `C`, the guide, turns the guided recipe on; without it this is the plain recipe. */
   constructor(readonly G: Generator, readonly D: Critic, readonly prng: Prng, readonly opts: WganOptions, readonly C: Guide | null = null) {
     this.optG = new RMSprop(G, { lr: opts.lr });
-    this.optD = new RMSprop(D, { lr: opts.lr });
+    this.optD = new RMSprop(D, { lr: opts.lr, clip: opts.clip }); // each step ends with the critic's weight clipping
     this.optC = C ? new RMSprop(C, { lr: opts.lr }) : null;
   }
 
@@ -133,10 +133,8 @@ export class Wgan {
     const loss = T.sub(T.mean(fakeScores!), T.mean(realScores!));
     this.mark?.("critic backward");
     loss.backward();
-    this.mark?.("critic optimizer");
-    this.optD.step();
-    this.mark?.("clipping");
-    clipWeights(this.D, this.opts.clip);
+    this.mark?.("critic optimizer and clipping");
+    this.optD.step(); // and clips D's weights into [-clip, clip], in the same pass over them
     this.mark?.("end");
     this.criticSteps++;
     return loss.item();

@@ -26,6 +26,8 @@ export class Module {
   private readonly buffers = new Map<string, Buffer>();
   private readonly children = new Map<string, Module>();
   private flat: FlatParameters | null = null;
+  /** The parameters whose parts the flat buffers hold, in order (after pack()). */
+  private packed: Tensor[] = [];
 
   /** Registers a trainable parameter under `name` and returns it. */
   protected param(name: string, shape: number[]): Tensor {
@@ -107,7 +109,7 @@ export class Module {
    * Call once, on the root model, after construction. Returns the two buffers.
    */
   pack(): FlatParameters {
-    if (this.flat) return this.flat;
+    if (this.flat) return this.flatParameters();
     const params = this.parameters();
     const n = params.reduce((s, p) => s + p.size, 0);
     const data = allocLasting(n);
@@ -120,19 +122,31 @@ export class Module {
       off += p.size;
     }
     this.flat = { data, grad };
+    this.packed = params;
     return this.flat;
   }
 
-  /** The flat buffers made by `pack()`; an error if the model was never packed. */
+  /** The flat buffers made by `pack()` (gradients as they read: see zeroGrad); an error if the model was never packed. */
   flatParameters(): FlatParameters {
     if (!this.flat) throw new Error("flatParameters: call pack() on the model first");
+    for (const p of this.packed) void p.grad; // reading a gradient marked zero fills it with zeros
     return this.flat;
   }
 
-  /** Zeroes every parameter's gradient (one fill on a packed model). */
+  /**
+   * Zeroes every parameter's gradient. On a packed model without writing: each parameter's
+   * gradient is marked zero (Tensor.markGradZero), so the first product of the next backward
+   * writes over it; `pack()` and `settledGrad()` fill whatever is still marked before the flat
+   * buffer is read whole.
+   */
   zeroGrad(): void {
-    if (this.flat) this.flat.grad.fill(0);
+    if (this.flat) for (const p of this.packed) p.markGradZero();
     else for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** The flat gradient buffer, every parameter's part as it reads (zeros where still marked zero). */
+  settledGrad(): Float32Array {
+    return this.flatParameters().grad;
   }
 
 }

@@ -65,6 +65,11 @@ export interface RMSpropOptions {
   alpha?: number;
   /** added to sqrt(v); default 1e-8 */
   eps?: number;
+  /**
+   * After each step, every weight clamped into [-clip, clip] in the same pass: the WGAN critic's
+   * weight clipping (nn/clip.ts), the same bits as a separate clipWeights after the step.
+   */
+  clip?: number;
 }
 
 /**
@@ -76,6 +81,8 @@ export class RMSprop extends FlatOptimizer {
   lr: number;
   readonly alpha: number;
   readonly eps: number;
+  /** The clipping bound applied after each step, or undefined (RMSpropOptions.clip). */
+  readonly clip: number | undefined;
   /** (P) running average of g², v */
   readonly squareAvg: Float32Array;
 
@@ -84,12 +91,18 @@ export class RMSprop extends FlatOptimizer {
     this.lr = opts.lr;
     this.alpha = opts.alpha ?? 0.99;
     this.eps = opts.eps ?? 1e-8;
+    if (opts.clip !== undefined && !(opts.clip > 0 && Number.isFinite(opts.clip)))
+      throw new Error(`RMSprop: clip must be a positive number, got ${opts.clip}`);
+    this.clip = opts.clip;
     this.squareAvg = allocLasting(this.flat.data.length);
   }
 
-  /** One pass over the flat buffers on the active kernel, in float32 as PyTorch (tensor/kernels/optimizer.ts). */
+  /**
+   * One pass over the flat buffers on the active kernel, in float32 as PyTorch
+   * (tensor/kernels/optimizer.ts), clipping the weights in the same pass when `clip` is set.
+   */
   step(): void {
-    optimizerKernel().rmsprop(this.flat.data, this.flat.grad, this.squareAvg, this.lr, this.alpha, this.eps);
+    optimizerKernel().rmsprop(this.flat.data, this.model.settledGrad(), this.squareAvg, this.lr, this.alpha, this.eps, this.clip);
   }
 
   protected state(): TensorEntry[] {
@@ -143,7 +156,7 @@ export class Adam extends FlatOptimizer {
 
   step(): void {
     const t = (this.t[0]! += 1);
-    const { data: w, grad: g } = this.flat;
+    const w = this.flat.data, g = this.model.settledGrad();
     const m = this.expAvg;
     const v = this.expAvgSq;
     const { beta1: b1, beta2: b2, eps } = this;
@@ -193,7 +206,7 @@ export class SGD extends FlatOptimizer {
   }
 
   step(): void {
-    const { data: w, grad: g } = this.flat;
+    const w = this.flat.data, g = this.model.settledGrad();
     const { lr, momentum: mu } = this;
     const b = this.momentumBuffer;
     if (mu > 0)

@@ -38,8 +38,9 @@ export class Tensor {
   readonly shape: readonly number[];
   /** Row-major values. Parameters may point this at a view of their model's flat buffer. */
   data: Float32Array;
-  /** Gradient of the loss with respect to this tensor, same layout as `data`; null until needed. */
-  grad: Float32Array | null = null;
+  private gradValues: Float32Array | null = null;
+  /** The gradient is zero but `gradValues` still holds old numbers (markGradZero). */
+  private gradIsZero = false;
   requiresGrad: boolean;
   /** Name of the op that made this tensor ("leaf" for inputs and parameters). */
   readonly op: string;
@@ -99,6 +100,33 @@ export class Tensor {
     return this.data[0]!;
   }
 
+  /**
+   * Gradient of the loss with respect to this tensor, same layout as `data`; null until needed.
+   * After `markGradZero` the first read fills it with zeros.
+   */
+  get grad(): Float32Array | null {
+    if (this.gradIsZero) {
+      this.gradIsZero = false;
+      this.gradValues!.fill(0);
+    }
+    return this.gradValues;
+  }
+
+  set grad(g: Float32Array | null) {
+    this.gradValues = g;
+    this.gradIsZero = false;
+  }
+
+  /**
+   * Makes the gradient zero without writing it: the next backward contribution that covers all of
+   * it writes over it (`gradTarget` says so), and any other reader finds zeros (`grad` fills them
+   * first). A model's zeroGrad does this for its parameters, whose gradients a step otherwise fills
+   * with zeros only for the first product to add into them.
+   */
+  markGradZero(): void {
+    if (this.gradValues) this.gradIsZero = true;
+  }
+
   /** This tensor's gradient buffer, allocated (zeros) on first use. */
   gradBuffer(): Float32Array {
     if (this.grad === null) this.grad = alloc(this.data.length);
@@ -129,10 +157,15 @@ export class Tensor {
   /**
    * Where an op's backward puts this input's gradient when it computes the whole contribution in
    * one pass: an op's result whose gradient is still empty gets a new buffer to write over (no zero
-   * fill, no read of zeros); otherwise `accumulate` is true and the contribution is added into the
-   * gradient (a leaf's, or one that something has already flowed into).
+   * fill, no read of zeros), and so does a gradient made zero by `markGradZero`; otherwise
+   * `accumulate` is true and the contribution is added into the gradient (a leaf's, or one that
+   * something has already flowed into).
    */
   gradTarget(): { grad: Float32Array; accumulate: boolean } {
+    if (this.gradIsZero) {
+      this.gradIsZero = false;
+      return { grad: this.gradValues!, accumulate: false };
+    }
     if (this.grad === null && this.backwardFn !== null) return { grad: (this.grad = allocForOverwrite(this.data.length)), accumulate: false };
     return { grad: this.gradBuffer(), accumulate: true };
   }

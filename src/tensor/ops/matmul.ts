@@ -43,8 +43,15 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const inputs = b ? [x, w, b] : [x, w];
   return Tensor.fromOp("linear", [B, O], out, inputs, (y) => {
     const g = y.grad!;
-    if (x.requiresGrad) gemm(false, false, B, I, O, g, w.data, x.gradBuffer(), true); // dX += dY (B,O) · W (O,I)
-    if (w.requiresGrad) gemm(true, false, O, I, B, g, x.data, w.gradBuffer(), true); // dW += dYᵀ (O,B) · X (B,I)
+    // each product covers the whole gradient, so a fresh one (or one marked zero) is written over
+    if (x.requiresGrad) {
+      const t = x.gradTarget();
+      gemm(false, false, B, I, O, g, w.data, t.grad, t.accumulate); // dX (+)= dY (B,O) · W (O,I)
+    }
+    if (w.requiresGrad) {
+      const t = w.gradTarget();
+      gemm(true, false, O, I, B, g, x.data, t.grad, t.accumulate); // dW (+)= dYᵀ (O,B) · X (B,I)
+    }
     if (b?.requiresGrad) {
       const gb = b.gradBuffer();
       for (let r = 0; r < B; r++) for (let o = 0; o < O; o++) gb[o]! += g[r * O + o]!;

@@ -144,7 +144,7 @@ export interface KernelExports {
   /** elementwise-simd.ts: out = a + b over ceil(n/4) vectors. */
   add(a: number, b: number, out: number, n: number): void;
   /** optimizer-simd.ts: RMSprop's update of w and v, and clipping w into [-c, c], over ceil(n/4) vectors. */
-  rmsprop(w: number, g: number, v: number, n: number, lr: number, alpha: number, oneMinusAlpha: number, eps: number): void;
+  rmsprop(w: number, g: number, v: number, n: number, lr: number, alpha: number, oneMinusAlpha: number, eps: number, clip: number): void;
   clip(w: number, n: number, c: number): void;
 }
 
@@ -749,11 +749,11 @@ class SimdKernel implements SimdMatmul {
    * active (storage.ts's allocLasting); else they are copied in and back.
    */
   readonly optimizer: OptimizerKernel = {
-    rmsprop: (w, g, v, lr, alpha, eps) => {
+    rmsprop: (w, g, v, lr, alpha, eps, clip = Infinity) => {
       const n = w.length;
       const [pw, pg, pv] = this.place(output(w, n, true), input(g, n), output(v, n, true));
       const f = Math.fround;
-      this.pass("rmsprop", [pw, pg, pv, n, f(lr), f(alpha), f(1 - alpha), f(eps)], 3, [4, 4, 4], n, 16, n, [4, 5, 6, 7]);
+      this.pass("rmsprop", [pw, pg, pv, n, f(lr), f(alpha), f(1 - alpha), f(eps), f(clip)], 3, [4, 4, 4], n, 16, n, [4, 5, 6, 7, 8]);
       this.finish();
     },
     clip: (w, c) => {

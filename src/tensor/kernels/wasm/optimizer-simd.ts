@@ -6,20 +6,26 @@
  */
 import { Code, f32, i32, v128 } from "./emit.js";
 
-/** rmsprop(w, g, v, n, lr, alpha, oneMinusAlpha, eps): v = a·v + b·(g·g); w = w - (lr·g) / (sqrt(v) + eps). */
+/**
+ * rmsprop(w, g, v, n, lr, alpha, oneMinusAlpha, eps, clip): v = a·v + b·(g·g); w = w - (lr·g) /
+ * (sqrt(v) + eps), then clamped into [-clip, clip] as `emitClip` does (clip +inf: no change).
+ */
 export function emitRmsprop(): Code {
-  const f = new Code([i32, i32, i32, i32, f32, f32, f32, f32]);
-  const [w, g, v, n, lr, alpha, beta, eps] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new Code([i32, i32, i32, i32, f32, f32, f32, f32, f32]);
+  const [w, g, v, n, lr, alpha, beta, eps, c] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const end = f.local(i32), gv = f.local(v128), vv = f.local(v128);
   const [L, A, B, E] = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  const hi = f.local(v128), lo = f.local(v128);
   f.get(w).get(n).i32(4).mul().add().set(end);
   f.get(lr).f32x4Splat().set(L).get(alpha).f32x4Splat().set(A).get(beta).f32x4Splat().set(B).get(eps).f32x4Splat().set(E);
+  f.get(c).f32x4Splat().set(hi).f32x4Const(0).get(hi).f32x4Sub().set(lo);
   f.block().loop().get(w).get(end).geU().brIf(1);
   f.get(g).v128Load().set(gv);
   // v = A·v + B·(g·g)
   f.get(v).get(A).get(v).v128Load().f32x4Mul().get(B).get(gv).get(gv).f32x4Mul().f32x4Mul().f32x4Add().set(vv).get(vv).v128Store();
-  // w = w - (L·g) / (sqrt(v) + E)
-  f.get(w).get(w).v128Load().get(L).get(gv).f32x4Mul().get(vv).f32x4Sqrt().get(E).f32x4Add().f32x4Div().f32x4Sub().v128Store();
+  // w = min(max(w - (L·g) / (sqrt(v) + E), -c), c)
+  f.get(w).get(w).v128Load().get(L).get(gv).f32x4Mul().get(vv).f32x4Sqrt().get(E).f32x4Add().f32x4Div().f32x4Sub();
+  f.get(lo).f32x4Max().get(hi).f32x4Min().v128Store();
   f.inc(w, 16).inc(g, 16).inc(v, 16).br(0).end().end();
   return f;
 }
