@@ -364,6 +364,27 @@ describe("sampling", () => {
 
 // Bit-exact within one backend and thread count (each sums in its own fixed order).
 onEveryBackend((backend) => {
+  it("the mlp critic scores fakes and reals as one batch: each one's scores, and the gradients of two calls (bit for bit on the SIMD kernel)", () => {
+    const D = createCritic("mlp", new Prng(16));
+    const a = new T.Tensor([64, 1, 28, 28], new Prng(17).fillUniform(T.alloc(64 * 784), -1, 1));
+    const b = new T.Tensor([64, 1, 28, 28], subset(64).pixels.slice());
+    const y = new T.Tensor([64, 10], oneHot(subset(64).labels));
+    const run = (scores: () => T.Tensor[]): { out: Float32Array[]; grad: Float32Array } => {
+      D.zeroGrad();
+      const [sa, sb] = scores();
+      T.sub(T.mean(sa!), T.mean(sb!)).backward(); // the critic loss: fakes' mean minus reals'
+      return { out: [sa!.data.slice(), sb!.data.slice()], grad: D.pack().grad.slice() };
+    };
+    const each = run(() => D.forwardEach!([a, b], y));
+    const apart = run(() => [D.forward(a, y), D.forward(b, y)]);
+    expect(firstBitDifference(each.out[0]!, apart.out[0]!)).toBe(-1);
+    expect(firstBitDifference(each.out[1]!, apart.out[1]!)).toBe(-1);
+    // the SIMD kernel's products carry on a gradient's sums; the js kernel sums each k block in
+    // float64 and rounds it into the gradient, so two calls round once more there
+    if (backend === "js") expect(maxRelDiff(each.grad, apart.grad)).toBeLessThan(KERNEL_REL_TOL);
+    else expect(firstBitDifference(each.grad, apart.grad), backend).toBe(-1);
+  });
+
   describe("resume", () => {
     const dir = join(tmp, backend.replace(/\W+/g, "-")); // one folder per backend
     const config: TrainConfig = { ...DEFAULT_CONFIG, model: "conv", epochs: 2, batch: 8, limitBatches: 4, seed: 11 };

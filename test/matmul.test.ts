@@ -159,6 +159,27 @@ describe("the simd kernel on two threads", () => {
   });
 });
 
+describe("the simd kernel's accumulation", () => {
+  it("continues each entry's sum: a product over k1 + k2 rows equals k1 rows then k2 rows added, bit for bit (edge tiles, k blocks, 1 and 2 threads)", async () => {
+    const kernels = [await createSimdMatmul({ threads: 1 }), await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0 })];
+    const prng = new Prng(8);
+    // Aᵀ·B with K split into two batches of rows: a weight's gradient over two batches, or over one batch of both
+    // (below 2·kc deep, where a deep product is cut into k segments on purpose; 390 spans two k blocks)
+    for (const [M, N, K1, K2] of [[13, 21, 40, 30], [64, 794, 64, 64], [7, 5, 200, 190]] as const)
+      for (const k of kernels) {
+        const K = K1 + K2;
+        const A = prng.fillUniform(new Float32Array(K * M), -1, 1); // K x M, used transposed
+        const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+        const whole = new Float32Array(M * N), parts = new Float32Array(M * N);
+        k.gemm(true, false, M, N, K, A, B, whole, false);
+        k.gemm(true, false, M, N, K1, A.subarray(0, K1 * M), B.subarray(0, K1 * N), parts, false);
+        k.gemm(true, false, M, N, K2, A.subarray(K1 * M), B.subarray(K1 * N), parts, true);
+        expect(firstBitDifference(parts, whole), `${M}x${N}x(${K1}+${K2}), ${k.threads} thread(s)`).toBe(-1);
+      }
+    for (const k of kernels) await k.dispose();
+  });
+});
+
 describe("the simd kernel's default micro-kernel", () => {
   it("multiply-adds with relaxed SIMD exactly when the engine has it", async () => {
     const k = await createSimdMatmul({ threads: 1 });

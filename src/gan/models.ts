@@ -74,6 +74,23 @@ export class MlpCritic extends Module implements Critic {
   forward(x: Tensor, y: Tensor): Tensor {
     return this.net.forward(T.concat([T.reshape(x, [-1, IMAGE_SIZE]), y], 1));
   }
+
+  /**
+   * The critic step's batches (same labels) as one batch of their rows together, split after:
+   * each layer's weights are packed once for all, and its products are taller. Every row's score
+   * is computed as `forward` computes it. The batches go in last to first: a backward pass through
+   * separate `forward` calls reaches the last one's products first, so each weight's gradient then
+   * sums the rows in the same order, and a product that adds into a gradient carries on its sums
+   * (the SIMD kernel's does): the critic step's gradients are those of separate calls, bit for bit
+   * (test/gan.test.ts).
+   */
+  forwardEach(xs: readonly Tensor[], y: Tensor): Tensor[] {
+    if (xs.length === 1) return [this.forward(xs[0]!, y)];
+    const rows = xs.map((x) => T.reshape(x, [-1, IMAGE_SIZE])).reverse();
+    const scores = this.net.forward(T.concat([T.concat(rows, 0), T.concat(xs.map(() => y), 0)], 1));
+    let at = 0;
+    return rows.map((r) => T.slice(scores, 0, at, (at += r.shape[0]!))).reverse();
+  }
 }
 
 export class ConvGenerator extends Module implements Generator {

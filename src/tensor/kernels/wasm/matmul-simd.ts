@@ -156,7 +156,9 @@ export interface KernelExports {
 /**
  * tile(kc, a, b, c, ldc, add): the micro-kernel. a: packed A strip (kc steps of mr floats),
  * b: packed B strip (kc steps of nr floats), c: the tile's top-left in C, ldc: C's row stride in
- * bytes; add = 0 stores the product, otherwise adds it to C. kc >= 1.
+ * bytes; add = 0 stores the product, otherwise adds it to C. kc >= 1. Adding starts the
+ * accumulators from C's values rather than adding the finished sums to C, so a product over k in
+ * several calls (k blocks, or a gradient summed over two batches) rounds as one chain over all k.
  */
 function emitTile(bl: Blocking): Code {
   const { mr, nr, unroll } = bl;
@@ -187,7 +189,15 @@ function emitTile(bl: Blocking): Code {
     }
   };
 
-  // aEnd = a + kc*mr*4; aMid = a + (kc % unroll)*mr*4. Accumulators start at zero (locals do).
+  // Accumulators start at zero (locals do), or at C's values when adding.
+  const cr = f.local(i32);
+  f.get(add).if().get(c).set(cr);
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < nv; v++) f.get(cr).v128Load(16 * v).set(acc[r * nv + v]!);
+    if (r + 1 < mr) f.incBy(cr, ldc);
+  }
+  f.end();
+  // aEnd = a + kc*mr*4; aMid = a + (kc % unroll)*mr*4.
   f.get(a).get(kc).i32(stepA).mul().add().set(aEnd);
   f.get(a).get(kc).i32(unroll - 1).and_().i32(stepA).mul().add().set(aMid);
   // Leftover steps one at a time, until a reaches aMid.
@@ -199,26 +209,19 @@ function emitTile(bl: Blocking): Code {
   for (let u = 0; u < unroll; u++) step(u * stepA, u * stepB);
   f.inc(a, stepA * unroll).inc(b, stepB * unroll).get(a).get(aEnd).ltU().brIf(0).end().end();
 
-  // Write the tile: row r at c + r*ldc, adding to what is there when `add`.
-  f.get(add).if();
-  for (let r = 0; r < mr; r++) {
-    for (let v = 0; v < nv; v++) f.get(c).get(c).v128Load(16 * v).get(acc[r * nv + v]!).f32x4Add().v128Store(16 * v);
-    if (r + 1 < mr) f.incBy(c, ldc);
-  }
-  f.else();
+  // Write the tile: row r at c + r*ldc.
   for (let r = 0; r < mr; r++) {
     for (let v = 0; v < nv; v++) f.get(c).get(acc[r * nv + v]!).v128Store(16 * v);
     if (r + 1 < mr) f.incBy(c, ldc);
   }
-  f.end();
   return f;
 }
 
 /**
  * macro(mc, nc, kc, pa, pb, c, ldc, add, tmp): every tile of the mc x nc block of C. B strips in
  * the outer loop (one KC x NR strip, 8 KiB, stays in L1 across all A strips), A strips inside.
- * A tile cut by C's edge is computed whole into tmp (mr x nr floats), then its rows x cols corner
- * copied (or added) into C by a scalar loop. Calls function `tileFn`.
+ * A tile cut by C's edge is computed whole in tmp (mr x nr floats), its rows x cols corner copied
+ * from C first when adding and back into C after, by scalar loops. Calls function `tileFn`.
  */
 function emitMacro(bl: Blocking, tileFn: number): Code {
   const { mr, nr } = bl;
@@ -243,19 +246,31 @@ function emitMacro(bl: Blocking, tileFn: number): Code {
       f.get(kc).get(as).get(bs).get(ct).get(ldc).get(add).call(tileFn);
       f.else();
       {
-        // Edge tile: whole tile into tmp, then C[r][j] = (add ? C[r][j] : 0) + tmp[r][j].
-        f.get(kc).get(as).get(bs).get(tmp).i32(nr * 4).i32(0).call(tileFn);
+        // Edge tile: when adding, tmp[r][j] = C[r][j] for the corner; the whole tile in tmp; then C[r][j] = tmp[r][j].
         f.get(rows).i32(mr).geU().if().i32(mr).set(rows).end();
         f.get(cols).i32(nr).geU().if().i32(nr).set(cols).end();
-        f.i32(0).set(r).block().loop().get(r).get(rows).geU().brIf(1);
-        f.i32(0).set(j).block().loop().get(j).get(cols).geU().brIf(1);
-        // address of C[r][j]: ct + r*ldc + j*4
-        f.get(ct).get(r).get(ldc).mul().add().get(j).i32(4).mul().add();
-        f.get(tmp).get(r).i32(nr).mul().get(j).add().i32(4).mul().add().f32Load();
-        f.get(ct).get(r).get(ldc).mul().add().get(j).i32(4).mul().add().f32Load().f32Const(0).get(add).select();
-        f.f32Add().f32Store();
-        f.inc(j, 1).br(0).end().end();
-        f.inc(r, 1).br(0).end().end();
+        /** for r < rows, j < cols: C[r][j] -> tmp[r][j] (toTmp) or back. */
+        const corner = (toTmp: boolean): void => {
+          f.i32(0).set(r).block().loop().get(r).get(rows).geU().brIf(1);
+          f.i32(0).set(j).block().loop().get(j).get(cols).geU().brIf(1);
+          const cAt = (): void => void f.get(ct).get(r).get(ldc).mul().add().get(j).i32(4).mul().add(); // ct + r*ldc + j*4
+          const tAt = (): void => void f.get(tmp).get(r).i32(nr).mul().get(j).add().i32(4).mul().add(); // tmp + (r*nr + j)*4
+          if (toTmp) {
+            tAt();
+            cAt();
+          } else {
+            cAt();
+            tAt();
+          }
+          f.f32Load().f32Store();
+          f.inc(j, 1).br(0).end().end();
+          f.inc(r, 1).br(0).end().end();
+        };
+        f.get(add).if();
+        corner(true);
+        f.end();
+        f.get(kc).get(as).get(bs).get(tmp).i32(nr * 4).get(add).call(tileFn);
+        corner(false);
       }
       f.end();
       f.inc(is, mr).incBy(as, stripA).get(ct).get(ldc).i32(mr).mul().add().set(ct);
