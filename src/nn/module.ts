@@ -2,8 +2,9 @@
  * `Module`: named parameters, buffers and sub-modules, registered in order, with PyTorch's names
  * (`net.0.weight`, `net.1.running_mean`) so checkpoints line up with a PyTorch `state_dict()`.
  * `pack()` moves every parameter of a model into one flat Float32Array (and its gradient into
- * another): each parameter's `data` and `grad` become views, so an optimizer step, weight clipping
- * and zeroing gradients are each one loop over one buffer.
+ * another): each parameter's `data` and `grad` become views, so an optimizer step and weight
+ * clipping are each one loop over one buffer, and zeroing the gradients writes nothing (each is
+ * marked zero until a backward writes over it or something reads it: see zeroGrad).
  */
 import { Tensor, alloc, allocLasting } from "../tensor/index.js";
 
@@ -136,8 +137,8 @@ export class Module {
   /**
    * Zeroes every parameter's gradient. On a packed model without writing: each parameter's
    * gradient is marked zero (Tensor.markGradZero), so the first product of the next backward
-   * writes over it; `pack()` and `settledGrad()` fill whatever is still marked before the flat
-   * buffer is read whole.
+   * writes over it; `pack()`, `flatParameters()` and `settledGrad()` fill whatever is still marked
+   * before they hand the flat buffer out.
    */
   zeroGrad(): void {
     if (this.flat) for (const p of this.packed) p.markGradZero();
