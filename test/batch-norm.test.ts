@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceBatchNorm, type BatchNormKernel, type InputGradientCoefficients } from "../src/tensor/kernels/batch-norm.js";
 import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { Prng } from "../src/tensor/index.js";
-import { maxRelDiff } from "./gradcheck.js";
+import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
+import { simdKernelPair } from "./backends.js";
 import { KERNEL_REL_TOL } from "./tolerances.js";
 
 describe("batch-norm passes: simd against the reference", () => {
@@ -62,5 +63,29 @@ describe("batch-norm passes: simd against the reference", () => {
       expect(want.mean[c]).toBeCloseTo(s / (N * S), 10);
       expect(want.fresh[idx]).toBeCloseTo(k.scale[c]! * (g[idx]! - k.mg[c]! - want.xhat[idx]! * k.mgh[c]!), 5);
       expect(want.acc[idx]).toBeCloseTo(gx0[idx]! + want.fresh[idx]!, 5);
+    });
+});
+
+describe("batch-norm passes on two threads", () => {
+  const simd = simdKernelPair();
+  // normalisation and input gradient are split by images on two threads: the same bits as one thread
+  for (const [N, C, S] of [[64, 3136, 1], [8, 32, 196], [5, 7, 5], [3, 2, 49]] as const)
+    it(`(${N}, ${C}, ${S}): normalisation and input gradient give one thread's bits`, () => {
+      const prng = new Prng(N + C + S);
+      const n = N * C * S;
+      const x = prng.fillUniform(new Float32Array(n), -2, 3), g = prng.fillUniform(new Float32Array(n), -1, 1);
+      const per = (lo: number, hi: number): Float32Array => prng.fillUniform(new Float32Array(C), lo, hi);
+      const [mean, invStd, gamma, beta] = [per(-1, 1), per(0.5, 2), per(0.5, 2), per(-1, 1)];
+      const k: InputGradientCoefficients = { scale: per(0.1, 3), mg: per(-0.2, 0.2), mgh: per(-0.5, 0.5) };
+      const gx0 = prng.fillUniform(new Float32Array(n), -1, 1);
+      const run = (bn: BatchNormKernel) => {
+        const xhat = new Float32Array(n), out = new Float32Array(n), fresh = new Float32Array(n).fill(NaN), acc = gx0.slice();
+        bn.normalize(x, N, C, S, mean, invStd, gamma, beta, xhat, out);
+        bn.backward(g, xhat, N, C, S, new Float64Array(C), new Float64Array(C), () => k, fresh, false);
+        bn.backward(g, xhat, N, C, S, new Float64Array(C), new Float64Array(C), () => k, acc, true);
+        return [xhat, out, fresh, acc];
+      };
+      const one = run(simd.one().batchNorm!), two = run(simd.two().batchNorm!);
+      one.forEach((a, i) => expect(firstBitDifference(two[i]!, a), `output ${i}`).toBe(-1));
     });
 });
