@@ -5,7 +5,7 @@
  * plain one by default, the one the PyTorch reference runs, so the two time the same work. Before timing
  * it verifies the backend: the gradients of every network in a first training step must agree with
  * the same step's on the naive kernel. It prints where a step's time goes (critic forward and backward, generator
- * forward and backward, optimizers, clipping, data) and the peak resident memory. When Debian's
+ * forward and backward, optimizers (the critic's with its clipping, one pass), data) and the peak resident memory. When Debian's
  * python3-torch is importable it runs `shared/anchors/torch_cwgan.py MODEL 1 N` in the same run and
  * prints PyTorch's figure beside ours, with the ratio.
  */
