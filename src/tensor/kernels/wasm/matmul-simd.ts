@@ -638,6 +638,8 @@ class SimdKernel implements SimdMatmul {
   readonly storage?: StorageHeap;
   private disposed = false;
   copiedFloats = 0;
+  /** The arrays `storage` handed out: whole blocks, whose length is padded to a 64-byte line. */
+  private readonly blocks = new WeakSet<Float32Array>();
   /** The scratch block: where operands that are not in the memory are copied, and the cols matrices. */
   private scratchAt: number;
   private scratchBytes = 0;
@@ -665,7 +667,9 @@ class SimdKernel implements SimdMatmul {
           if (this.disposed) return null;
           const at = this.arena.tryAlloc(n * 4);
           if (at === null) return null;
-          return new Float32Array(this.arena.memory.buffer, at, n);
+          const a = new Float32Array(this.arena.memory.buffer, at, n);
+          this.blocks.add(a);
+          return a;
         },
       };
   }
@@ -929,7 +933,9 @@ class SimdKernel implements SimdMatmul {
   /**
    * Byte offsets for a call's operands, in order: an array that views this kernel's memory (one
    * `storage` handed out, or a part of one, such as a layer's weights in a model's flat buffer) is
-   * used where it is, unless it is an output that overlaps another operand; any other array gets a
+   * used where it is, unless it is an output that overlaps another operand, or an output of n
+   * floats, n not a multiple of four, that is only a part of a block: a vector pass writes
+   * ceil(n/4) vectors, and the last one's spare lanes would land on whatever follows; any other array gets a
    * scratch region, an input (or an output added into) copied in, and an output copied out by
    * `finish`; a number is a scratch region of that many floats. Scratch regions are consecutive in
    * the scratch block, each on a 64-byte line.
@@ -950,7 +956,8 @@ class SimdKernel implements SimdMatmul {
         return held[j]! && from(p) < to(o) && from(o) < to(p);
       });
     };
-    const inPlace = operands.map((o, i) => held[i]! && typeof o !== "number" && (o.use === "in" || !overlapsAnother(i)));
+    const padded = (o: Operand): boolean => typeof o !== "number" && (o.n % 4 === 0 || this.blocks.has(o.a));
+    const inPlace = operands.map((o, i) => held[i]! && typeof o !== "number" && (o.use === "in" || (padded(o) && !overlapsAnother(i))));
     let bytes = 0;
     const offsets = operands.map((o, i) => {
       if (inPlace[i]) return 0;
