@@ -694,12 +694,13 @@ class SimdKernel implements SimdMatmul {
     im2colTimesWt: (x, g, w, P, out, opts = {}) => {
       const { R, CKK } = patchDims(g);
       const bias = opts.bias;
-      const [px, pw, pbias, pcols, prows, pout] = this.place(
-        input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0, this.colsOperand(opts.cols, R * CKK), R * P, opts.accumulate ? R * P : output(out, R * P));
+      const acc = opts.accumulate ?? false; // the result goes to scratch first, then out += it
+      const [px, pw, pbias, pcols, prows, pres, pout] = this.place(input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0,
+        this.colsOperand(opts.cols, R * CKK), R * P, acc ? R * P : 0, output(out, R * P, acc));
       this.im2colUnlessCached(px, pcols, g, opts.cols);
       this.product({ transA: false, transB: true, M: R, N: P, K: CKK, a: pcols, b: pw, c: prows, accumulate: false });
-      this.layout("rowsToNchw", prows, pout, g.N, P, g.OH * g.OW, bias ? pbias : 0);
-      if (opts.accumulate) this.addOut(pout, out, R * P);
+      this.layout("rowsToNchw", prows, acc ? pres : pout, g.N, P, g.OH * g.OW, bias ? pbias : 0);
+      if (acc) this.pass("add", [pout, pres, pout, R * P], 3, [4, 4, 4, 0], R * P, 16, R * P);
       this.finish();
     },
     addAtTimesIm2col: (A, P, x, g, dW, cache) => {
@@ -1004,13 +1005,6 @@ class SimdKernel implements SimdMatmul {
   private copyOut(at: number, dst: Float32Array, n: number): void {
     this.copiedFloats += n;
     dst.set(this.f32.subarray(at / 4, at / 4 + n));
-  }
-
-  private addOut(at: number, dst: Float32Array, n: number): void {
-    this.copiedFloats += n;
-    const f32 = this.f32;
-    const o = at / 4;
-    for (let i = 0; i < n; i++) dst[i]! += f32[o + i]!;
   }
 
   async dispose(): Promise<void> {
