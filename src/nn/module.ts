@@ -137,17 +137,12 @@ export class Module {
   /**
    * Zeroes every parameter's gradient. On a packed model without writing: each parameter's
    * gradient is marked zero (Tensor.markGradZero), so the first product of the next backward
-   * writes over it; `pack()`, `flatParameters()` and `settledGrad()` fill whatever is still marked
-   * before they hand the flat buffer out.
+   * writes over it; `pack()` and `flatParameters()` fill whatever is still marked before they hand
+   * the flat buffers out.
    */
   zeroGrad(): void {
     if (this.flat) for (const p of this.packed) p.markGradZero();
     else for (const p of this.parameters()) p.zeroGrad();
-  }
-
-  /** The flat gradient buffer, every parameter's part as it reads (zeros where still marked zero). */
-  settledGrad(): Float32Array {
-    return this.flatParameters().grad;
   }
 
 }

@@ -102,7 +102,8 @@ export class RMSprop extends FlatOptimizer {
    * (tensor/kernels/optimizer.ts), clipping the weights in the same pass when `clip` is set.
    */
   step(): void {
-    optimizerKernel().rmsprop(this.flat.data, this.model.settledGrad(), this.squareAvg, this.lr, this.alpha, this.eps, this.clip);
+    const { data, grad } = this.model.flatParameters(); // gradients marked zero read as zeros
+    optimizerKernel().rmsprop(data, grad, this.squareAvg, this.lr, this.alpha, this.eps, this.clip);
   }
 
   protected state(): TensorEntry[] {
@@ -156,7 +157,7 @@ export class Adam extends FlatOptimizer {
 
   step(): void {
     const t = (this.t[0]! += 1);
-    const w = this.flat.data, g = this.model.settledGrad();
+    const { data: w, grad: g } = this.model.flatParameters();
     const m = this.expAvg;
     const v = this.expAvgSq;
     const { beta1: b1, beta2: b2, eps } = this;
@@ -206,7 +207,7 @@ export class SGD extends FlatOptimizer {
   }
 
   step(): void {
-    const w = this.flat.data, g = this.model.settledGrad();
+    const { data: w, grad: g } = this.model.flatParameters();
     const { lr, momentum: mu } = this;
     const b = this.momentumBuffer;
     if (mu > 0)

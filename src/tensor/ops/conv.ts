@@ -39,7 +39,6 @@ export interface ConvOptions {
   padding?: number;
 }
 
-/** Adds b[c] to every position of channel c of (N, C, S). */
 /**
  * y (N, C, S) = bias[c] on channel c (zeros without a bias): a transposed convolution's starting
  * value, into which col2im then adds, so the bias costs no pass of its own (PyTorch adds it after).

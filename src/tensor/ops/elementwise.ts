@@ -167,9 +167,10 @@ export const neg = (a: Tensor): Tensor => affineScalar(a, -1, 0);
  * leakyRelu run their passes on the active kernel (kernels/activations.ts: TypeScript, or
  * WebAssembly SIMD in the SIMD kernel's memory, the same bits either way), and their backward
  * writes straight into a fresh gradient when it can (Tensor.gradTarget). tanh's forward pass runs on
- * the active kernel too (float64 steps rounded once: kernels/activations.ts). tanh and sigmoid write
- * their own two loops rather than passing f and f' to a shared one: V8 cannot inline a function
- * passed as an argument at a call site that sees several (a shared loop measured 1.7-2.2x slower).
+ * the active kernel too (float64 steps rounded once: kernels/activations.ts). sigmoid writes its own
+ * two loops, and tanh its backward one, rather than passing f and f' to a shared loop: V8 cannot
+ * inline a function passed as an argument at a call site that sees several (a shared loop measured
+ * 1.7-2.2x slower).
  */
 function activation(op: string, a: Tensor, out: Float32Array, backward: (x: Float32Array, y: Float32Array, g: Float32Array, ga: Float32Array) => void): Tensor {
   return Tensor.fromOp(op, a.shape, out, [a], (y) => backward(a.data, y.data, y.grad!, a.gradBuffer()));
