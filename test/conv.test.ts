@@ -6,10 +6,11 @@ import { describe, expect, it } from "vitest";
 import * as T from "../src/tensor/index.js";
 import { conv2dDirect, convOutSize, col2im, im2col } from "../src/tensor/kernels/im2col.js";
 import { convLowering, referenceLowering } from "../src/tensor/kernels/conv-lowering.js";
+import type { ConvLowering } from "../src/tensor/kernels/conv-lowering.js";
 import { matmulNaive } from "../src/tensor/kernels/matmul.js";
 import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
 import { ADJOINT_REL_TOL, KERNEL_REL_TOL } from "./tolerances.js";
-import { onEveryBackend } from "./backends.js";
+import { onEveryBackend, simdKernelPair } from "./backends.js";
 
 const prng = new T.Prng(99);
 const rand = (shape: number[]): T.Tensor => {
@@ -83,6 +84,15 @@ onEveryBackend((backend) => {
         matmulNaive.gemm(false, false, R, CKK, P, asRows(A), w, prod, false);
         col2im(prod, g, wantImg);
         expect(maxRelDiff(img, wantImg), "addCol2imOfProduct").toBeLessThan(KERNEL_REL_TOL);
+        if (!L.keepsCols) {
+          // a lowering that makes cols per chunk neither fills nor reads a cache
+          const unused = { buf: new Float32Array(R * CKK).fill(NaN), filled: false };
+          const out2 = new Float32Array(R * P).fill(NaN);
+          L.im2colTimesWt(x, g, w, P, out2, { cols: unused });
+          expect(unused.filled).toBe(false);
+          expect(maxRelDiff(out2, want), "im2colTimesWt, a cache given").toBeLessThan(KERNEL_REL_TOL);
+          return;
+        }
         // a ColsCache: an empty one is filled with im2col(x); a filled one is used as it is, so a
         // cache holding another image's cols gives that image's results
         const cache = { buf: new Float32Array(R * CKK).fill(NaN), filled: false };
@@ -147,4 +157,37 @@ onEveryBackend((backend) => {
       expect(y.shape).toEqual([2, 32, 14, 14]);
     });
   });
+});
+
+describe("the SIMD lowering by chunks of images (wasm/conv-chunks.ts), batches of many chunks", () => {
+  const simd = simdKernelPair();
+  // the critic's second layer (chunks cut by the cache budget), its first (one channel), an odd
+  // batch whose weight-gradient segments differ in size, and a batch of one image
+  const BIG: [number, number, number, number, number, number, number, number][] = [
+    [24, 32, 14, 14, 64, 4, 2, 1],
+    [20, 1, 28, 28, 32, 4, 2, 1],
+    [7, 3, 9, 9, 5, 3, 1, 1],
+    [1, 32, 14, 14, 64, 4, 2, 1],
+  ];
+  for (const [N, C, H, W, P, K, stride, pad] of BIG)
+    it(`x (${N},${C},${H},${W}), P ${P}: each lowering as the reference's, and one thread's bits on two`, () => {
+      const OH = convOutSize(H, K, stride, pad), OW = convOutSize(W, K, stride, pad);
+      const g = { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW };
+      const CKK = C * K * K, n = N * P * OH * OW;
+      const x = rand([N, C, H, W]).data, w = rand([P, CKK]).data, A = rand([N, P, OH, OW]).data, bias = rand([P]).data;
+      const dW0 = rand([P, CKK]).data, img0 = rand([N, C, H, W]).data, start = rand([N, P, OH, OW]).data;
+      const run = (L: ConvLowering): Float32Array[] => {
+        const out = new Float32Array(n).fill(NaN), acc = start.slice(), dW = dW0.slice(), img = img0.slice();
+        L.im2colTimesWt(x, g, w, P, out, { bias });
+        L.im2colTimesWt(x, g, w, P, acc, { accumulate: true });
+        L.addAtTimesIm2col(A, P, x, g, dW);
+        L.addCol2imOfProduct(A, P, w, g, img);
+        return [out, acc, dW, img];
+      };
+      const want = run(referenceLowering), one = run(simd.one().conv!), two = run(simd.two().conv!);
+      ["im2colTimesWt + bias", "im2colTimesWt, accumulate", "addAtTimesIm2col", "addCol2imOfProduct"].forEach((what, i) => {
+        expect(maxRelDiff(one[i]!, want[i]!), what).toBeLessThan(KERNEL_REL_TOL);
+        expect(firstBitDifference(two[i]!, one[i]!), `${what}: two threads`).toBe(-1);
+      });
+    });
 });

@@ -16,10 +16,11 @@
  * `referenceLowering` is exactly that, in TypeScript: layout loops, im2col or col2im, and `gemm`
  * on the active kernel, with the cols matrix on the JavaScript heap. A matmul kernel may bring its
  * own lowering (`MatmulKernel.conv`): the SIMD kernel does the whole of each in its WebAssembly
- * memory, where a training step's image, NCHW side and cached cols already live; the cols matrix
- * (16-32 times the image here) never crosses into JavaScript. A ColsCache lets two calls over the
- * same x share one im2col. `convLowering()` is the one the ops use. Both are tested by one suite
- * (test/conv.test.ts).
+ * memory, where a training step's image and NCHW side already live, a chunk of images at a time
+ * on each thread (wasm/conv-chunks.ts), so that the cols matrix (16-32 times the image here) is
+ * never whole: each chunk's stays in the core's cache. With the reference lowering a ColsCache
+ * lets two calls over the same x share one im2col (`keepsCols`). `convLowering()` is the one the
+ * ops use. Both are tested by one suite (test/conv.test.ts).
  */
 import { allocForOverwrite } from "../storage.js";
 import { ConvGeometry, col2im, im2col } from "./im2col.js";
@@ -35,6 +36,12 @@ export interface ColsCache {
 }
 
 export interface ConvLowering {
+  /**
+   * Whether the weight's gradient reuses the forward pass's cols (a ColsCache kept between the
+   * two): the reference lowering does; the SIMD kernel's makes cols a chunk of images at a time,
+   * in cache, for each call (wasm/conv-chunks.ts), and neither fills nor reads a cache.
+   */
+  readonly keepsCols: boolean;
   /**
    * out (N,P,OH,OW) = im2col(x) · Wᵀ as NCHW, plus bias[p] on channel p if given; added to `out`
    * instead with `accumulate`. x (N,C,H,W), W (P,CKK). With `cols`, im2col(x) is taken from or
@@ -85,6 +92,7 @@ function colsOf(x: Float32Array, g: ConvGeometry, cache: ColsCache | undefined):
 }
 
 export const referenceLowering: ConvLowering = {
+  keepsCols: true,
   im2colTimesWt(x, g, w, P, out, opts = {}) {
     const { R, CKK } = patchDims(g);
     const cols = colsOf(x, g, opts.cols);

@@ -14,10 +14,10 @@
  *
  * Each line with im2col or col2im, with the layout changes between NCHW and rows around it, is
  * one call of the active kernel's lowering (kernels/conv-lowering.ts): the SIMD kernel runs it in
- * its WebAssembly memory. When the weight will need a gradient, the forward pass keeps cols in a
- * step buffer (ColsCache) for the backward pass: in a training step, with the SIMD kernel, that
- * buffer lives in the kernel's memory and never crosses into JavaScript. convTranspose2d's backward
- * makes im2col(dy) once for its two products.
+ * its WebAssembly memory, a chunk of images at a time. When the weight will need a gradient and
+ * the lowering keeps cols (the reference one: `keepsCols`), the forward pass keeps them in a step
+ * buffer (ColsCache) for the backward pass, and convTranspose2d's backward makes im2col(dy) once
+ * for its two products; the SIMD lowering makes each chunk's cols again instead, in cache.
  *
  * Worked shapes, the conv generator's first upsampling layer (kernel 4, stride 2, padding 1):
  *   x (64, 64, 7, 7), w (64, 32, 4, 4): OH = (7-1)*2 - 2*1 + 4 = 14, so y is (64, 32, 14, 14)
@@ -92,7 +92,7 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
   const lower = convLowering();
   const out = allocForOverwrite(N * O * S);
   // the weight's gradient needs cols again: kept from the forward pass when it will be asked for
-  const cols = isGradEnabled() && w.requiresGrad ? colsCache(geom) : undefined;
+  const cols = lower.keepsCols && isGradEnabled() && w.requiresGrad ? colsCache(geom) : undefined;
   lower.im2colTimesWt(x.data, geom, w.data, O, out, { bias: b?.data, cols }); // y = im2col(x) · Wᵀ as NCHW, + b
   return Tensor.fromOp("conv2d", [N, O, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
@@ -125,7 +125,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
   lower.addCol2imOfProduct(x.data, Cin, w.data, geom, out); // y = bias + col2im(x as rows (R,Cin) · W (Cin,CKK))
   return Tensor.fromOp("convTranspose2d", [N, Cout, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
-    const cols = w.requiresGrad && x.requiresGrad ? colsCache(geom) : undefined; // im2col(dy) once for both
+    const cols = lower.keepsCols && w.requiresGrad && x.requiresGrad ? colsCache(geom) : undefined; // im2col(dy) once for both
     if (w.requiresGrad) lower.addAtTimesIm2col(x.data, Cin, g, geom, w.gradBuffer(), cols); // dW += rowsᵀ (Cin,R) · im2col(dy) (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Cout, OH * OW);
     if (x.requiresGrad) {

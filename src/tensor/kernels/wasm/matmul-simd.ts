@@ -27,7 +27,7 @@ import type { ActivationKernel } from "../activations.js";
 import type { ElementwiseKernel } from "../elementwise.js";
 import type { OptimizerKernel } from "../optimizer.js";
 import type { BatchNormKernel } from "../batch-norm.js";
-import type { ColsCache, ConvLowering } from "../conv-lowering.js";
+import type { ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
@@ -38,6 +38,8 @@ import { emitClip, emitRmsprop } from "./optimizer-simd.js";
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
 import type { Pass, SpawnWorker } from "./pool.js";
 import { CONTROL_BYTES, WorkerPool } from "./pool.js";
+import type { ConvJob, ConvKind } from "./conv-chunks.js";
+import { convSlotBytes, convUnits, runConvChunks, secondSegment } from "./conv-chunks.js";
 import { MemoryArena, align64 } from "./arena.js";
 import type { StorageHeap } from "../../storage.js";
 
@@ -581,6 +583,11 @@ const MIN_PARALLEL_TILES = 16;
 // 118-123 ms per batch, alternating in one sitting); a threshold of 1 << 16 measured the same
 // within the noise (115-120 against 116-126 ms).
 const MIN_PARALLEL_PASS = 1 << 18;
+/**
+ * A chunk of a convolution's lowering (conv-chunks.ts) keeps its rows and cols within this many
+ * bytes, so that they stay in a core's cache (1 MiB of L2 here) while packed into the product.
+ */
+const CONV_CHUNK_BYTES = 512 << 10;
 /** Chunks per thread of a pass: a late worker takes fewer. */
 const PASS_CHUNKS_PER_THREAD = 4;
 
@@ -619,11 +626,6 @@ function imageSize(g: ConvGeometry): number {
   return g.N * g.C * g.H * g.W;
 }
 
-/** The geometry as im2col-simd.ts's functions take it, after their two pointers. */
-function geometryArgs(g: ConvGeometry): [number, number, number, number, number, number, number, number, number, number] {
-  return [g.N, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW];
-}
-
 /** How a kernel call uses an array: reads it, writes it over, or adds into it. */
 type Use = "in" | "out" | "inout";
 /** An operand of a kernel call: an array and how many of its floats it uses, or a scratch region of so many floats. */
@@ -640,7 +642,7 @@ class SimdKernel implements SimdMatmul {
   copiedFloats = 0;
   /** The arrays `storage` handed out: whole blocks, whose length is padded to a 64-byte line. */
   private readonly blocks = new WeakSet<Float32Array>();
-  /** The scratch block: where operands that are not in the memory are copied, and the cols matrices. */
+  /** The scratch block: where operands that are not in the memory are copied, and each thread's chunk of a convolution. */
   private scratchAt: number;
   private scratchBytes = 0;
   /** A block for the second k segment's product (kSegments), and its size. */
@@ -686,37 +688,41 @@ class SimdKernel implements SimdMatmul {
 
   /**
    * The convolution lowerings (conv-lowering.ts) done in this kernel's memory: the image and the
-   * operands are used in place or copied in; im2col or col2im and the layout changes between NCHW
-   * and rows run in wasm (im2col-simd.ts), the product and, when big enough, those passes on every
-   * thread; the NCHW result (or the image) is written in place or copied out.
+   * operands are used in place or copied in; each lowering runs a chunk of images at a time
+   * (its layout change, im2col or col2im, and product: conv-chunks.ts), on every
+   * thread when its cols would be big enough; the NCHW result (or the image) is written in place
+   * or copied out. A ColsCache is neither filled nor read (`keepsCols` false): each chunk's cols
+   * are made again where needed, in cache. Against the whole-batch way (cols written out, then
+   * read back by the product; the weight's gradient reusing the forward pass's cols), conv plain
+   * ms per batch, medians of four alternations: 36.1 against 36.1, with both im2col's fast path:
+   * no faster, but no 6.4 MB cols per layer kept from forward to backward, and one dispatch per
+   * lowering instead of three or four.
    */
   readonly conv: ConvLowering = {
+    keepsCols: false,
     im2colTimesWt: (x, g, w, P, out, opts = {}) => {
       const { R, CKK } = patchDims(g);
-      const bias = opts.bias;
-      const acc = opts.accumulate ?? false; // the result goes to scratch first, then out += it
-      const [px, pw, pbias, pcols, prows, pres, pout] = this.place(input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0,
-        this.colsOperand(opts.cols, R * CKK), R * P, acc ? R * P : 0, output(out, R * P, acc));
-      this.im2colUnlessCached(px, pcols, g, opts.cols);
-      this.product({ transA: false, transB: true, M: R, N: P, K: CKK, a: pcols, b: pw, c: prows, accumulate: false });
-      this.layout("rowsToNchw", prows, acc ? pres : pout, g.N, P, g.OH * g.OW, bias ? pbias : 0);
+      const { bias, accumulate: acc = false } = opts; // accumulating, the result goes to scratch first, then out += it
+      const ch = this.convChunking("colsTimesWt", g, P);
+      const [px, pw, pbias, pres, pout, pscratch] = this.place(input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0,
+        acc ? R * P : 0, output(out, R * P, acc), ch.scratchFloats);
+      this.runConv({ kind: "colsTimesWt", g, P, image: px, weight: pw, nchw: acc ? pres : pout, dW: 0, partial: 0, bias: bias ? pbias : 0, scratch: pscratch, ...ch.job });
       if (acc) this.pass("add", [pout, pres, pout, R * P], 3, [4, 4, 4, 0], R * P, 16, R * P);
       this.finish();
     },
-    addAtTimesIm2col: (A, P, x, g, dW, cache) => {
+    addAtTimesIm2col: (A, P, x, g, dW) => {
       const { R, CKK } = patchDims(g);
-      const [pA, px, pdw, prows, pcols] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true), R * P, this.colsOperand(cache, R * CKK));
-      this.layout("nchwToRows", pA, prows, g.N, P, g.OH * g.OW);
-      this.im2colUnlessCached(px, pcols, g, cache);
-      this.product({ transA: true, transB: false, M: P, N: CKK, K: R, a: prows, b: pcols, c: pdw, accumulate: true });
+      const ch = this.convChunking("rowsTimesCols", g, P);
+      const [pA, px, pdw, ppartial, pscratch] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true), P * CKK, ch.scratchFloats);
+      this.runConv({ kind: "rowsTimesCols", g, P, image: px, weight: 0, nchw: pA, dW: pdw, partial: ppartial, bias: 0, scratch: pscratch, ...ch.job });
+      if (secondSegment(g.N) < g.N) this.ex.add(pdw, ppartial, pdw, P * CKK); // dW += the second segment's sum
       this.finish();
     },
     addCol2imOfProduct: (A, P, w, g, img) => {
       const { R, CKK } = patchDims(g);
-      const [pA, pw, pimg, prows, pcols] = this.place(input(A, R * P), input(w, P * CKK), output(img, imageSize(g), true), R * P, R * CKK);
-      this.layout("nchwToRows", pA, prows, g.N, P, g.OH * g.OW);
-      this.product({ transA: false, transB: false, M: R, N: CKK, K: P, a: prows, b: pw, c: pcols, accumulate: false });
-      this.pass("col2im", [pcols, pimg, ...geometryArgs(g)], 2, [g.OH * g.OW * CKK * 4, (imageSize(g) / g.N) * 4], g.N, 1, R * CKK);
+      const ch = this.convChunking("col2imOfProduct", g, P);
+      const [pA, pw, pimg, pscratch] = this.place(input(A, R * P), input(w, P * CKK), output(img, imageSize(g), true), ch.scratchFloats);
+      this.runConv({ kind: "col2imOfProduct", g, P, image: pimg, weight: pw, nchw: pA, dW: 0, partial: 0, bias: 0, scratch: pscratch, ...ch.job });
       this.finish();
     },
   };
@@ -849,28 +855,28 @@ class SimdKernel implements SimdMatmul {
   }
 
   /** The cols operand of a lowering: the cache's buffer (read when filled, else written), or scratch. */
-  private colsOperand(cache: ColsCache | undefined, n: number): Operand {
-    if (!cache) return n;
-    return cache.filled ? input(cache.buf, n) : output(cache.buf, n);
+  /**
+   * Images per chunk of a lowering over geometry g (conv-chunks.ts): as many as keep a chunk's rows
+   * and cols within CONV_CHUNK_BYTES, and, where threads claim chunks, few enough for each thread
+   * to get about PASS_CHUNKS_PER_THREAD of them; and the scratch every thread's chunk needs.
+   */
+  private convChunking(kind: ConvKind, g: ConvGeometry, P: number): { job: { images: number; slotBytes: number }; scratchFloats: number } {
+    const threads = this.pool ? this.pool.size + 1 : 1;
+    let images = Math.max(1, Math.floor(CONV_CHUNK_BYTES / convSlotBytes(g, P, 1)));
+    if (kind !== "rowsTimesCols") images = Math.min(images, Math.ceil(g.N / (threads * PASS_CHUNKS_PER_THREAD)));
+    images = Math.min(images, g.N);
+    const slotBytes = convSlotBytes(g, P, images);
+    return { job: { images, slotBytes }, scratchFloats: (threads * slotBytes) / 4 };
   }
 
-  /** im2col into pcols, unless the cache already holds it; marks the cache filled. */
-  private im2colUnlessCached(px: number, pcols: number, g: ConvGeometry, cache: ColsCache | undefined): void {
-    if (cache?.filled) return;
-    this.im2col(px, pcols, g);
-    if (cache) cache.filled = true;
-  }
-
-  /** cols = im2col(image), both in the memory; on every thread, a chunk of images each, if it is big enough. */
-  private im2col(px: number, pcols: number, g: ConvGeometry): void {
-    const { R, CKK } = patchDims(g);
-    this.pass("im2col", [px, pcols, ...geometryArgs(g)], 2, [(imageSize(g) / g.N) * 4, g.OH * g.OW * CKK * 4], g.N, 1, R * CKK);
-  }
-
-  /** nchwToRows or rowsToNchw (src, dst, N, C, S[, bias]): a chunk of images per thread if big enough. */
-  private layout(pass: "nchwToRows" | "rowsToNchw", src: number, dst: number, N: number, C: number, S: number, bias?: number): void {
-    const args = bias === undefined ? [src, dst, N, C, S] : [src, dst, N, C, S, bias];
-    this.pass(pass, args, 2, [C * S * 4, C * S * 4], N, 1, N * C * S);
+  /** A lowering by chunks of images: on every thread when its cols would be big enough, else here. */
+  private runConv(job: ConvJob): void {
+    const { R, CKK } = patchDims(job.g);
+    if (this.pool && R * CKK >= this.parallel.pass && convUnits(job) > 1) this.pool.runConv(job, this.ex);
+    else {
+      let next = 0;
+      runConvChunks(this.ex, this.blocking, job, 0, () => next++);
+    }
   }
 
   /**

@@ -22,6 +22,8 @@
  */
 import type { Blocking, Job, KernelExports } from "./matmul-simd.js";
 import { runSlice, slotScratch } from "./matmul-simd.js";
+import type { ConvJob } from "./conv-chunks.js";
+import { CONV_JOB_WORDS, readConvJob, runConvChunks, writeConvJob } from "./conv-chunks.js";
 
 /** Bytes at the start of the memory for the control block (job words, counters). */
 export const CONTROL_BYTES = 256;
@@ -60,14 +62,15 @@ export const CTL = {
   CHUNK: 14,
   /** The next chunk to claim: a thread takes chunk Atomics.add(NEXT, 1) until none is left. */
   NEXT: 15,
-  /** What the job is: 0 a product (JOB's words), 1 a pass over a batch (CALL's words). */
+  /** What the job is: 0 a product (JOB's words), 1 a pass over a batch (CALL's words), 2 k segments, 3 a convolution's lowering by chunks of images (conv-chunks.ts, at CALL). */
   KIND: 16,
   /** A pass: export, index of its count argument, units, argument count, f32 mask, args, strides. */
   CALL: 17,
   /** KIND 2, a product cut into two k segments: the second segment's job, words as JOB's (the first is at JOB). */
   SEGMENT: 48,
 } as const;
-/** Arguments of a pass at most (im2col's twelve). */
+if (CTL.CALL + CONV_JOB_WORDS > CTL.SEGMENT) throw new Error("pool: a convolution's job does not fit its control words");
+/** Arguments of a pass at most (bnNormalize takes the most, ten). */
 const MAX_ARGS = 12;
 /** Threads at most, the calling one included (scratch slots in the memory). */
 const MAX_SLOTS = 16;
@@ -90,7 +93,7 @@ export function readJob(ctl: Int32Array, at: number = CTL.JOB): { job: Job; rows
 }
 
 /** The kernel's passes over a batch that threads can share (matmul-simd.ts's KernelExports). */
-export const PASSES = ["im2col", "col2im", "nchwToRows", "rowsToNchw", "relu", "leakyRelu", "activationBackward", "add", "rmsprop", "clip", "tanh", "bnNormalize", "bnInputGrad"] as const;
+export const PASSES = ["relu", "leakyRelu", "activationBackward", "add", "rmsprop", "clip", "tanh", "bnNormalize", "bnInputGrad"] as const;
 export type Pass = (typeof PASSES)[number];
 
 /**
@@ -151,10 +154,11 @@ export function runCallChunks(ex: KernelExports, ctl: Int32Array, call: PassCall
 
 /** The job words a worker reads when woken: a product, a pass, or a product's two k segments. */
 export function readWork(ctl: Int32Array, f32: Float32Array):
-  { kind: "product"; job: Job; rows: boolean } | { kind: "pass"; call: PassCall } | { kind: "segments"; jobs: Job[] } {
+  { kind: "product"; job: Job; rows: boolean } | { kind: "pass"; call: PassCall } | { kind: "segments"; jobs: Job[] } | { kind: "conv"; job: ConvJob } {
   const kind = ctl[CTL.KIND];
   if (kind === 0) return { kind: "product", ...readJob(ctl) };
   if (kind === 1) return { kind: "pass", call: readCall(ctl, f32) };
+  if (kind === 3) return { kind: "conv", job: readConvJob(ctl, CTL.CALL) };
   return { kind: "segments", jobs: [readJob(ctl).job, readJob(ctl, CTL.SEGMENT).job] };
 }
 
@@ -220,6 +224,14 @@ export class WorkerPool {
     writeJob(ctl, jobs[0], true);
     writeJob(ctl, jobs[1], true, CTL.SEGMENT);
     this.dispatch(() => runSegments(ex, this.init.blocking, ctl, jobs, 0));
+  }
+
+  /** Makes a convolution's lowering on every thread, each claiming chunks of images (conv-chunks.ts). */
+  runConv(job: ConvJob, ex: KernelExports): void {
+    const ctl = this.ctl;
+    ctl[CTL.KIND] = 3;
+    writeConvJob(ctl, CTL.CALL, job);
+    this.dispatch(() => runConvChunks(ex, this.init.blocking, job, 0, () => Atomics.add(ctl, CTL.NEXT, 1)));
   }
 
   /**

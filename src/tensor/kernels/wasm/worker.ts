@@ -6,6 +6,7 @@
 import type { KernelExports } from "./matmul-simd.js";
 import type { WorkerInit } from "./pool.js";
 import { CONTROL_BYTES, CTL, readWork, runCallChunks, runChunks, runSegments, spinWhile } from "./pool.js";
+import { runConvChunks } from "./conv-chunks.js";
 
 /** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
 export async function runKernelWorker(init: WorkerInit, ready: () => void): Promise<void> {
@@ -25,6 +26,7 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
       const work = readWork(ctl, ctlF32);
       if (work.kind === "product") runChunks(ex, init.blocking, ctl, work.job, work.rows, init.slot);
       else if (work.kind === "pass") runCallChunks(ex, ctl, work.call);
+      else if (work.kind === "conv") runConvChunks(ex, init.blocking, work.job, init.slot, () => Atomics.add(ctl, CTL.NEXT, 1));
       else runSegments(ex, init.blocking, ctl, work.jobs, init.slot);
     } catch {
       Atomics.store(ctl, CTL.ERROR, 1);

@@ -1,0 +1,137 @@
+/**
+ * The three convolution lowerings (conv-lowering.ts) made a chunk of images at a time, each chunk
+ * start to finish on one thread: its rows (the NCHW side as a row per position) and its cols
+ * (im2col of its images) are a few hundred kilobytes of that thread's scratch, written and read
+ * again while they are still in the core's cache, instead of whole-batch matrices (6.4 MB of cols
+ * on the conv models' middle layers) that a pass writes out to memory and the product reads back.
+ * One dispatch per lowering, too, where the whole-batch way made three or four (layout, im2col,
+ * product, col2im), each ending in a wait for the slowest thread.
+ *
+ *   colsTimesWt      out (N,P,OH,OW) = im2col(x) · Wᵀ as NCHW (+ bias[p])     per chunk: im2col, product, rowsToNchw
+ *   rowsTimesCols    dW (P,CKK) += (A as rows)ᵀ · im2col(x)                  per chunk: nchwToRows, im2col, product
+ *   col2imOfProduct  img (N,C,H,W) += col2im((A as rows) · W)                per chunk: nchwToRows, product, col2im
+ *
+ * colsTimesWt and col2imOfProduct write disjoint images per chunk, so threads claim chunks freely;
+ * each output float is computed by the same product and pass as over the whole batch, so the bits
+ * do not depend on the chunking or the threads. rowsTimesCols sums over every image into one dW:
+ * it is cut into two fixed segments, images [0, ceil(N/2)) added into dW and the rest into
+ * `partial` (the caller then adds partial to dW), a thread per segment, each segment's chunks in
+ * order. The micro-kernel starts a sum from the C it adds to (matmul-simd.ts), so a segment made
+ * chunk by chunk rounds as one product over it; one thread and two make the same two segments.
+ * Pointers are byte offsets into the kernel's memory.
+ */
+import type { ConvGeometry } from "../im2col.js";
+import type { Blocking, KernelExports } from "./matmul-simd.js";
+import { runSlice, slotScratch } from "./matmul-simd.js";
+
+export const CONV_KINDS = ["colsTimesWt", "rowsTimesCols", "col2imOfProduct"] as const;
+export type ConvKind = (typeof CONV_KINDS)[number];
+
+/** One lowering over a batch, as each thread reads it. */
+export interface ConvJob {
+  kind: ConvKind;
+  g: ConvGeometry;
+  /** Channels of the NCHW side (the product's other dimension). */
+  P: number;
+  /** The image side (N,C,H,W): im2col's input, or col2im's output (added into). */
+  image: number;
+  /** W (P, CKK): colsTimesWt and col2imOfProduct. */
+  weight: number;
+  /** The NCHW side (N,P,OH,OW): colsTimesWt's output (written over), the others' A. */
+  nchw: number;
+  /** rowsTimesCols: dW, added into, and the second segment's C (P, CKK), written over. */
+  dW: number;
+  partial: number;
+  /** colsTimesWt: bias (P), or 0. */
+  bias: number;
+  /** Thread `slot`'s rows and cols for a chunk start at scratch + slot * slotBytes. */
+  scratch: number;
+  slotBytes: number;
+  /** Images per chunk. */
+  images: number;
+}
+
+/** Words of a ConvJob in the pool's control block (pool.ts). */
+export const CONV_JOB_WORDS = 21;
+
+export function writeConvJob(words: Int32Array, at: number, j: ConvJob): void {
+  const g = j.g;
+  const w = [CONV_KINDS.indexOf(j.kind), g.N, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW, j.P,
+    j.image, j.weight, j.nchw, j.dW, j.partial, j.bias, j.scratch, j.slotBytes, j.images];
+  for (let i = 0; i < CONV_JOB_WORDS; i++) words[at + i] = w[i]!;
+}
+
+export function readConvJob(words: Int32Array, at: number): ConvJob {
+  const w = (i: number): number => words[at + i]!;
+  return {
+    kind: CONV_KINDS[w(0)]!,
+    g: { N: w(1), C: w(2), H: w(3), W: w(4), KH: w(5), KW: w(6), stride: w(7), pad: w(8), OH: w(9), OW: w(10) },
+    P: w(11), image: w(12), weight: w(13), nchw: w(14), dW: w(15), partial: w(16), bias: w(17),
+    scratch: w(18), slotBytes: w(19), images: w(20),
+  };
+}
+
+const align64 = (n: number): number => Math.ceil(n / 64) * 64;
+
+/** Bytes of one thread's chunk scratch: rows (images·S, P) and cols (images·S, CKK). */
+export function convSlotBytes(g: ConvGeometry, P: number, images: number): number {
+  const rows = images * g.OH * g.OW;
+  return align64(rows * P * 4) + align64(rows * g.C * g.KH * g.KW * 4);
+}
+
+/** Chunks (or, for rowsTimesCols, segments) the job has for threads to claim. */
+export function convUnits(j: ConvJob): number {
+  return j.kind === "rowsTimesCols" ? 2 : Math.ceil(j.g.N / j.images);
+}
+
+/** The first image of rowsTimesCols' second segment. */
+export function secondSegment(N: number): number {
+  return Math.ceil(N / 2);
+}
+
+/**
+ * Claims units (chunks, or segments) with `claim` until none is left, making each with thread
+ * `slot`'s scratch. Runs on the calling thread and in workers alike.
+ */
+export function runConvChunks(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, claim: () => number): void {
+  const units = convUnits(j);
+  const { N } = j.g;
+  for (let u = claim(); u < units; u = claim()) {
+    if (j.kind !== "rowsTimesCols") {
+      const n0 = u * j.images;
+      convChunk(ex, bl, j, slot, n0, Math.min(j.images, N - n0), 0, false);
+      continue;
+    }
+    const half = secondSegment(N);
+    const [lo, hi] = u === 0 ? [0, half] : [half, N];
+    for (let n0 = lo; n0 < hi; n0 += j.images)
+      convChunk(ex, bl, j, slot, n0, Math.min(j.images, hi - n0), u === 0 ? j.dW : j.partial, u === 0 || n0 > lo);
+  }
+}
+
+/** Images [n0, n0 + nb) of the job; rowsTimesCols adds into (or, if not `accumulate`, writes) `c`. */
+function convChunk(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, n0: number, nb: number, c: number, accumulate: boolean): void {
+  const { g, P } = j;
+  const S = g.OH * g.OW;
+  const CKK = g.C * g.KH * g.KW;
+  const R = nb * S;
+  const rows = j.scratch + slot * j.slotBytes;
+  const cols = rows + align64(j.images * S * P * 4);
+  const image = j.image + n0 * g.C * g.H * g.W * 4;
+  const nchw = j.nchw + n0 * P * S * 4;
+  const geometry = [nb, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW] as const;
+  const s = slotScratch(bl, slot);
+  if (j.kind === "colsTimesWt") {
+    ex.im2col(image, cols, ...geometry);
+    runSlice(ex, bl, { transA: false, transB: true, M: R, N: P, K: CKK, a: cols, b: j.weight, c: rows, accumulate: false }, s, 0, R, 0, P);
+    ex.rowsToNchw(rows, nchw, nb, P, S, j.bias);
+  } else if (j.kind === "rowsTimesCols") {
+    ex.nchwToRows(nchw, rows, nb, P, S);
+    ex.im2col(image, cols, ...geometry);
+    runSlice(ex, bl, { transA: true, transB: false, M: P, N: CKK, K: R, a: rows, b: cols, c, accumulate }, s, 0, P, 0, CKK);
+  } else {
+    ex.nchwToRows(nchw, rows, nb, P, S);
+    runSlice(ex, bl, { transA: false, transB: false, M: R, N: CKK, K: P, a: rows, b: j.weight, c: cols, accumulate: false }, s, 0, R, 0, CKK);
+    ex.col2im(cols, image, ...geometry);
+  }
+}
