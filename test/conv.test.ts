@@ -84,6 +84,16 @@ onEveryBackend((backend) => {
         matmulNaive.gemm(false, false, R, CKK, P, asRows(A), w, prod, false);
         col2im(prod, g, wantImg);
         expect(maxRelDiff(img, wantImg), "addCol2imOfProduct").toBeLessThan(KERNEL_REL_TOL);
+        // written over from a per-channel start (a transposed convolution's bias), or from zeros
+        const biasC = rand([C]).data, fromBias = new Float32Array(N * C * H * W), fromZero = new Float32Array(N * C * H * W);
+        for (let i = 0; i < fromBias.length; i++) fromBias[i] = biasC[Math.floor(i / (H * W)) % C]!;
+        col2im(prod, g, fromBias);
+        col2im(prod, g, fromZero);
+        const over = new Float32Array(N * C * H * W).fill(NaN), overZero = new Float32Array(N * C * H * W).fill(NaN);
+        L.addCol2imOfProduct(A, P, w, g, over, { overwrite: true, bias: biasC });
+        L.addCol2imOfProduct(A, P, w, g, overZero, { overwrite: true });
+        expect(maxRelDiff(over, fromBias), "addCol2imOfProduct, written over from the bias").toBeLessThan(KERNEL_REL_TOL);
+        expect(maxRelDiff(overZero, fromZero), "addCol2imOfProduct, written over from zeros").toBeLessThan(KERNEL_REL_TOL);
         if (!L.keepsCols) {
           // a lowering that makes cols per chunk neither fills nor reads a cache
           const unused = { buf: new Float32Array(R * CKK).fill(NaN), filled: false };
@@ -175,17 +185,18 @@ describe("the SIMD lowering by chunks of images (wasm/conv-chunks.ts), batches o
       const g = { N, C, H, W, KH: K, KW: K, stride, pad, OH, OW };
       const CKK = C * K * K, n = N * P * OH * OW;
       const x = rand([N, C, H, W]).data, w = rand([P, CKK]).data, A = rand([N, P, OH, OW]).data, bias = rand([P]).data;
-      const dW0 = rand([P, CKK]).data, img0 = rand([N, C, H, W]).data, start = rand([N, P, OH, OW]).data;
+      const dW0 = rand([P, CKK]).data, img0 = rand([N, C, H, W]).data, start = rand([N, P, OH, OW]).data, biasC = rand([C]).data;
       const run = (L: ConvLowering): Float32Array[] => {
-        const out = new Float32Array(n).fill(NaN), acc = start.slice(), dW = dW0.slice(), img = img0.slice();
+        const out = new Float32Array(n).fill(NaN), acc = start.slice(), dW = dW0.slice(), img = img0.slice(), over = new Float32Array(img0.length).fill(NaN);
         L.im2colTimesWt(x, g, w, P, out, { bias });
         L.im2colTimesWt(x, g, w, P, acc, { accumulate: true });
         L.addAtTimesIm2col(A, P, x, g, dW);
         L.addCol2imOfProduct(A, P, w, g, img);
-        return [out, acc, dW, img];
+        L.addCol2imOfProduct(A, P, w, g, over, { overwrite: true, bias: biasC });
+        return [out, acc, dW, img, over];
       };
       const want = run(referenceLowering), one = run(simd.one().conv!), two = run(simd.two().conv!);
-      ["im2colTimesWt + bias", "im2colTimesWt, accumulate", "addAtTimesIm2col", "addCol2imOfProduct"].forEach((what, i) => {
+      ["im2colTimesWt + bias", "im2colTimesWt, accumulate", "addAtTimesIm2col", "addCol2imOfProduct", "addCol2imOfProduct, written over from the bias"].forEach((what, i) => {
         expect(maxRelDiff(one[i]!, want[i]!), what).toBeLessThan(KERNEL_REL_TOL);
         expect(firstBitDifference(two[i]!, one[i]!), `${what}: two threads`).toBe(-1);
       });

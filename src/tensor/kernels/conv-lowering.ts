@@ -7,7 +7,7 @@
  *
  *   im2colTimesWt        out (N,P,OH,OW) (+)= [im2col(x) (R,CKK) · Wᵀ] as NCHW (+ bias[p])
  *   addAtTimesIm2col     dW (P,CKK)       += [A as rows (R,P)]ᵀ · im2col(x) (R,CKK)
- *   addCol2imOfProduct   img (N,C,H,W)    += col2im([A as rows (R,P)] · W (P,CKK))
+ *   addCol2imOfProduct   img (N,C,H,W)   (+)= col2im([A as rows (R,P)] · W (P,CKK)) (+ bias[c])
  * with W (P,CKK) and A (N,P,OH,OW).
  *
  * conv2d's forward is the first, its weight and input gradients the second and third;
@@ -50,8 +50,12 @@ export interface ConvLowering {
   im2colTimesWt(x: Float32Array, g: ConvGeometry, w: Float32Array, P: number, out: Float32Array, opts?: { bias?: Float32Array; accumulate?: boolean; cols?: ColsCache }): void;
   /** dW (P,CKK) += (A as rows)ᵀ · im2col(x), A (N,P,OH,OW); with `cols`, im2col(x) is taken from or left in it. */
   addAtTimesIm2col(A: Float32Array, P: number, x: Float32Array, g: ConvGeometry, dW: Float32Array, cols?: ColsCache): void;
-  /** img (N,C,H,W) += col2im((A as rows) · W), A (N,P,OH,OW), W (P,CKK). */
-  addCol2imOfProduct(A: Float32Array, P: number, w: Float32Array, g: ConvGeometry, img: Float32Array): void;
+  /**
+   * img (N,C,H,W) += col2im((A as rows) · W), A (N,P,OH,OW), W (P,CKK); with `overwrite`, img is
+   * written over instead, starting from bias[c] on channel c (zeros without a bias): a transposed
+   * convolution's forward pass.
+   */
+  addCol2imOfProduct(A: Float32Array, P: number, w: Float32Array, g: ConvGeometry, img: Float32Array, opts?: { overwrite?: boolean; bias?: Float32Array }): void;
 }
 
 /** R (rows of patches, one per output position) and CKK (their length) of a geometry. */
@@ -81,6 +85,19 @@ export function rowsToNchw(rows: Float32Array, N: number, C: number, S: number, 
     }
 }
 
+/**
+ * y (N, C, S) = bias[c] on channel c (zeros without a bias): a transposed convolution's starting
+ * value, into which col2im then adds, so the bias costs no pass of its own (PyTorch adds it after).
+ */
+export function fillChannels(y: Float32Array, b: Float32Array | undefined, N: number, C: number, S: number): void {
+  if (!b) {
+    y.fill(0, 0, N * C * S);
+    return;
+  }
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) y.fill(b[c]!, (n * C + c) * S, (n * C + c + 1) * S);
+}
+
 /** im2col(x) (R,CKK): from the cache when filled, else made (into the cache's buffer, if any). */
 function colsOf(x: Float32Array, g: ConvGeometry, cache: ColsCache | undefined): Float32Array {
   if (cache?.filled) return cache.buf;
@@ -107,8 +124,9 @@ export const referenceLowering: ConvLowering = {
     const cols = colsOf(x, g, cache);
     gemm(true, false, P, CKK, R, rows, cols, dW, true);
   },
-  addCol2imOfProduct(A, P, w, g, img) {
+  addCol2imOfProduct(A, P, w, g, img, opts = {}) {
     const { R, CKK } = patchDims(g);
+    if (opts.overwrite) fillChannels(img, opts.bias, g.N, g.C, g.H * g.W);
     const rows = allocForOverwrite(R * P);
     nchwToRows(A, g.N, P, g.OH * g.OW, rows);
     const cols = allocForOverwrite(R * CKK);

@@ -39,19 +39,6 @@ export interface ConvOptions {
   padding?: number;
 }
 
-/**
- * y (N, C, S) = bias[c] on channel c (zeros without a bias): a transposed convolution's starting
- * value, into which col2im then adds, so the bias costs no pass of its own (PyTorch adds it after).
- */
-function fillChannels(y: Float32Array, b: Float32Array | undefined, N: number, C: number, S: number): void {
-  if (!b) {
-    y.fill(0);
-    return;
-  }
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) y.fill(b[c]!, (n * C + c) * S, (n * C + c + 1) * S);
-}
-
 /** db[c] += sum of dy over batch and positions, dy (N, C, S): batch norm's per-channel sums, on the active kernel. */
 function channelBiasGrad(dy: Float32Array, db: Float32Array, N: number, C: number, S: number): void {
   const sum = new Float64Array(C);
@@ -121,8 +108,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOpti
   const geom: ConvGeometry = { N, C: Cout, H: OH, W: OW, KH, KW, stride, pad, OH: H, OW: W };
   const lower = convLowering();
   const out = allocForOverwrite(N * Cout * OH * OW);
-  fillChannels(out, b?.data, N, Cout, OH * OW);
-  lower.addCol2imOfProduct(x.data, Cin, w.data, geom, out); // y = bias + col2im(x as rows (R,Cin) · W (Cin,CKK))
+  lower.addCol2imOfProduct(x.data, Cin, w.data, geom, out, { overwrite: true, bias: b?.data }); // y = bias + col2im(x as rows (R,Cin) · W (Cin,CKK))
   return Tensor.fromOp("convTranspose2d", [N, Cout, OH, OW], out, b ? [x, w, b] : [x, w], (y) => {
     const g = y.grad!;
     const cols = lower.keepsCols && w.requiresGrad && x.requiresGrad ? colsCache(geom) : undefined; // im2col(dy) once for both

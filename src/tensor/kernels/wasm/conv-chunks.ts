@@ -9,7 +9,7 @@
  *
  *   colsTimesWt      out (N,P,OH,OW) = im2col(x) · Wᵀ as NCHW (+ bias[p])     per chunk: im2col, product, rowsToNchw
  *   rowsTimesCols    dW (P,CKK) += (A as rows)ᵀ · im2col(x)                  per chunk: nchwToRows, im2col, product
- *   col2imOfProduct  img (N,C,H,W) += col2im((A as rows) · W)                per chunk: nchwToRows, product, col2im
+ *   col2imOfProduct  img (N,C,H,W) (+)= col2im((A as rows) · W)              per chunk: nchwToRows, product, [fillChannels,] col2im
  *
  * colsTimesWt and col2imOfProduct write disjoint images per chunk, so threads claim chunks freely;
  * each output float is computed by the same product and pass as over the whole batch, so the bits
@@ -42,8 +42,10 @@ export interface ConvJob {
   /** rowsTimesCols: dW, added into, and the second segment's C (P, CKK), written over. */
   dW: number;
   partial: number;
-  /** colsTimesWt: bias (P), or 0. */
+  /** colsTimesWt: bias (P), or 0. col2imOfProduct with `fill`: bias (C), or 0 for zeros. */
   bias: number;
+  /** col2imOfProduct: each chunk's images are first written over with the bias (or zeros), then added into. */
+  fill: boolean;
   /** Thread `slot`'s rows and cols for a chunk start at scratch + slot * slotBytes. */
   scratch: number;
   slotBytes: number;
@@ -52,12 +54,12 @@ export interface ConvJob {
 }
 
 /** Words of a ConvJob in the pool's control block (pool.ts). */
-export const CONV_JOB_WORDS = 21;
+export const CONV_JOB_WORDS = 22;
 
 export function writeConvJob(words: Int32Array, at: number, j: ConvJob): void {
   const g = j.g;
   const w = [CONV_KINDS.indexOf(j.kind), g.N, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW, j.P,
-    j.image, j.weight, j.nchw, j.dW, j.partial, j.bias, j.scratch, j.slotBytes, j.images];
+    j.image, j.weight, j.nchw, j.dW, j.partial, j.bias, +j.fill, j.scratch, j.slotBytes, j.images];
   for (let i = 0; i < CONV_JOB_WORDS; i++) words[at + i] = w[i]!;
 }
 
@@ -67,7 +69,7 @@ export function readConvJob(words: Int32Array, at: number): ConvJob {
     kind: CONV_KINDS[w(0)]!,
     g: { N: w(1), C: w(2), H: w(3), W: w(4), KH: w(5), KW: w(6), stride: w(7), pad: w(8), OH: w(9), OW: w(10) },
     P: w(11), image: w(12), weight: w(13), nchw: w(14), dW: w(15), partial: w(16), bias: w(17),
-    scratch: w(18), slotBytes: w(19), images: w(20),
+    fill: w(18) !== 0, scratch: w(19), slotBytes: w(20), images: w(21),
   };
 }
 
@@ -132,6 +134,7 @@ function convChunk(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, n0
   } else {
     ex.nchwToRows(nchw, rows, nb, P, S);
     runSlice(ex, bl, { transA: false, transB: false, M: R, N: CKK, K: P, a: rows, b: j.weight, c: cols, accumulate: false }, s, 0, R, 0, CKK);
+    if (j.fill) ex.fillChannels(image, nb, g.C, g.H * g.W, j.bias);
     ex.col2im(cols, image, ...geometry);
   }
 }

@@ -280,3 +280,38 @@ function emitLayout(dir: "toRows" | "toNchw"): Code {
   });
   return f;
 }
+
+/**
+ * fillChannels(x, N, C, S, bias): x (N, C, S) = bias[c] on channel c, or zeros when the bias
+ * pointer is 0: a transposed convolution's starting value, into which col2im then adds. Four
+ * floats per store, the channel's last S mod 4 one at a time (a chunk of images writes only its
+ * own floats).
+ */
+export function emitFillChannels(): Code {
+  const f = new Code([i32, i32, i32, i32, i32]);
+  const [x, N, C, S, bias] = [0, 1, 2, 3, 4];
+  const [n, c] = [f.local(i32), f.local(i32)];
+  const b = f.local(f32);
+  const bv = f.local(v128);
+  const p = f.local(i32); // the next float of the current channel
+  const end4 = f.local(i32); // where its whole vectors end
+  const end = f.local(i32); // where it ends
+  const loop = (v: number, bound: number, body: () => void): void => {
+    f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
+    body();
+    f.inc(v, 1).br(0).end().end();
+  };
+  f.get(x).set(p);
+  loop(n, N, () => loop(c, C, () => {
+    f.f32Const(0).set(b);
+    f.get(bias).if().get(bias).get(c).i32(4).mul().add().f32Load().set(b).end();
+    f.get(b).f32x4Splat().set(bv);
+    f.get(p).get(S).i32(4).mul().add().set(end);
+    f.get(p).get(S).i32(-4).and_().i32(4).mul().add().set(end4);
+    f.block().loop().get(p).get(end4).geU().brIf(1);
+    f.get(p).get(bv).v128Store().inc(p, 16).br(0).end().end();
+    f.block().loop().get(p).get(end).geU().brIf(1);
+    f.get(p).get(b).f32Store().inc(p, 4).br(0).end().end();
+  }));
+  return f;
+}

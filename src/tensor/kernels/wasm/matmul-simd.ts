@@ -31,7 +31,7 @@ import type { ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
-import { emitCol2im, emitIm2col, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
+import { emitCol2im, emitFillChannels, emitIm2col, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
 import { emitAdd } from "./elementwise-simd.js";
 import { emitClip, emitRmsprop } from "./optimizer-simd.js";
@@ -132,6 +132,8 @@ export interface KernelExports {
   /** (N,C,S) <-> (N*S,C), im2col-simd.ts; rowsToNchw adds bias[c] unless the bias pointer is 0. */
   nchwToRows(x: number, rows: number, N: number, C: number, S: number): void;
   rowsToNchw(rows: number, x: number, N: number, C: number, S: number, bias: number): void;
+  /** x (N,C,S) = bias[c] per channel, zeros if the bias pointer is 0 (im2col-simd.ts). */
+  fillChannels(x: number, N: number, C: number, S: number, bias: number): void;
   /** activations-simd.ts: over ceil(n/4) vectors of 64-byte-aligned regions. */
   relu(x: number, out: number, n: number): void;
   leakyRelu(x: number, out: number, n: number, slope: number): void;
@@ -406,19 +408,19 @@ export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: numb
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
   // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
-  // 21 tanh.
+  // 21 tanh, 22 fillChannels.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
-    emitAdd(), emitRmsprop(), emitClip(), emitTanh(),
+    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
-    rmsprop: 19, clip: 20, tanh: 21,
+    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22,
   });
 }
 
@@ -706,7 +708,7 @@ class SimdKernel implements SimdMatmul {
       const ch = this.convChunking("colsTimesWt", g, P);
       const [px, pw, pbias, pres, pout, pscratch] = this.place(input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0,
         acc ? R * P : 0, output(out, R * P, acc), ch.scratchFloats);
-      this.runConv({ kind: "colsTimesWt", g, P, image: px, weight: pw, nchw: acc ? pres : pout, dW: 0, partial: 0, bias: bias ? pbias : 0, scratch: pscratch, ...ch.job });
+      this.runConv({ kind: "colsTimesWt", g, P, image: px, weight: pw, nchw: acc ? pres : pout, dW: 0, partial: 0, bias: bias ? pbias : 0, fill: false, scratch: pscratch, ...ch.job });
       if (acc) this.pass("add", [pout, pres, pout, R * P], 3, [4, 4, 4, 0], R * P, 16, R * P);
       this.finish();
     },
@@ -714,15 +716,17 @@ class SimdKernel implements SimdMatmul {
       const { R, CKK } = patchDims(g);
       const ch = this.convChunking("rowsTimesCols", g, P);
       const [pA, px, pdw, ppartial, pscratch] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true), P * CKK, ch.scratchFloats);
-      this.runConv({ kind: "rowsTimesCols", g, P, image: px, weight: 0, nchw: pA, dW: pdw, partial: ppartial, bias: 0, scratch: pscratch, ...ch.job });
+      this.runConv({ kind: "rowsTimesCols", g, P, image: px, weight: 0, nchw: pA, dW: pdw, partial: ppartial, bias: 0, fill: false, scratch: pscratch, ...ch.job });
       if (secondSegment(g.N) < g.N) this.ex.add(pdw, ppartial, pdw, P * CKK); // dW += the second segment's sum
       this.finish();
     },
-    addCol2imOfProduct: (A, P, w, g, img) => {
+    addCol2imOfProduct: (A, P, w, g, img, opts = {}) => {
       const { R, CKK } = patchDims(g);
+      const { overwrite = false, bias } = opts;
       const ch = this.convChunking("col2imOfProduct", g, P);
-      const [pA, pw, pimg, pscratch] = this.place(input(A, R * P), input(w, P * CKK), output(img, imageSize(g), true), ch.scratchFloats);
-      this.runConv({ kind: "col2imOfProduct", g, P, image: pimg, weight: pw, nchw: pA, dW: 0, partial: 0, bias: 0, scratch: pscratch, ...ch.job });
+      const [pA, pw, pimg, pbias, pscratch] = this.place(input(A, R * P), input(w, P * CKK), output(img, imageSize(g), !overwrite),
+        bias ? input(bias, g.C) : 0, ch.scratchFloats);
+      this.runConv({ kind: "col2imOfProduct", g, P, image: pimg, weight: pw, nchw: pA, dW: 0, partial: 0, bias: bias ? pbias : 0, fill: overwrite, scratch: pscratch, ...ch.job });
       this.finish();
     },
   };
