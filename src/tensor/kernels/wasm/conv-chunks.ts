@@ -64,12 +64,12 @@ export function writeConvJob(words: Int32Array, at: number, j: ConvJob): void {
 }
 
 export function readConvJob(words: Int32Array, at: number): ConvJob {
-  const w = (i: number): number => words[at + i]!;
+  const w = words.subarray(at, at + CONV_JOB_WORDS);
   return {
-    kind: CONV_KINDS[w(0)]!,
-    g: { N: w(1), C: w(2), H: w(3), W: w(4), KH: w(5), KW: w(6), stride: w(7), pad: w(8), OH: w(9), OW: w(10) },
-    P: w(11), image: w(12), weight: w(13), nchw: w(14), dW: w(15), partial: w(16), bias: w(17),
-    fill: w(18) !== 0, scratch: w(19), slotBytes: w(20), images: w(21),
+    kind: CONV_KINDS[w[0]!]!,
+    g: { N: w[1]!, C: w[2]!, H: w[3]!, W: w[4]!, KH: w[5]!, KW: w[6]!, stride: w[7]!, pad: w[8]!, OH: w[9]!, OW: w[10]! },
+    P: w[11]!, image: w[12]!, weight: w[13]!, nchw: w[14]!, dW: w[15]!, partial: w[16]!, bias: w[17]!,
+    fill: w[18] !== 0, scratch: w[19]!, slotBytes: w[20]!, images: w[21]!,
   };
 }
 

@@ -635,6 +635,25 @@ type Operand = { a: Float32Array; n: number; use: Use } | number;
 const input = (a: Float32Array, n: number): Operand => ({ a, n, use: "in" });
 const output = (a: Float32Array, n: number, accumulate = false): Operand => ({ a, n, use: accumulate ? "inout" : "out" });
 
+/**
+ * Whether operand i (an array) overlaps another array operand of the same call: the same array, or
+ * a held one (in the kernel's memory) whose bytes [byteOffset, byteOffset + 4n) meet its own. Views
+ * made before and after a growth are different buffer objects over the same memory, so overlap is
+ * a matter of offsets.
+ */
+function overlapsAnother(operands: readonly Operand[], held: readonly boolean[], i: number): boolean {
+  const o = operands[i]!;
+  if (typeof o === "number") return false;
+  const from = o.a.byteOffset, to = from + o.n * 4;
+  for (let j = 0; j < operands.length; j++) {
+    const p = operands[j]!;
+    if (j === i || typeof p === "number") continue;
+    if (p.a === o.a) return true;
+    if (held[j] && p.a.byteOffset < to && from < p.a.byteOffset + p.n * 4) return true;
+  }
+  return false;
+}
+
 class SimdKernel implements SimdMatmul {
   /** "simd-fma" when the micro-kernel multiply-adds with relaxed SIMD, else "simd". */
   readonly name: string;
@@ -650,6 +669,9 @@ class SimdKernel implements SimdMatmul {
   /** A block for the second k segment's product (kSegments), and its size. */
   private partialAt = 0;
   private partialBytes = 0;
+  /** The next unit of a job run on this thread alone, and its claim function (made once: see place()). */
+  private nextHere = 0;
+  private readonly claimHere = (): number => this.nextHere++;
   /** Copies out of scratch still to make when the current call finishes: [offset, array, floats]. */
   private pending: [number, Float32Array, number][] = [];
 
@@ -884,8 +906,8 @@ class SimdKernel implements SimdMatmul {
     const big = R * CKK * job.P >= this.parallel.work || R * CKK >= this.parallel.pass;
     if (this.pool && big && convUnits(job) > 1) this.pool.runConv(job, this.ex);
     else {
-      let next = 0;
-      runConvChunks(this.ex, this.blocking, job, 0, () => next++);
+      this.nextHere = 0;
+      runConvChunks(this.ex, this.blocking, job, 0, this.claimHere);
     }
   }
 
@@ -899,7 +921,8 @@ class SimdKernel implements SimdMatmul {
     if (this.pool && work >= this.parallel.pass && units > align) {
       const threads = this.pool.size + 1;
       const chunk = Math.ceil(units / (threads * PASS_CHUNKS_PER_THREAD) / align) * align;
-      const full = args.map((_, i) => strides[i] ?? 0);
+      const full: number[] = new Array(args.length);
+      for (let i = 0; i < args.length; i++) full[i] = strides[i] ?? 0;
       this.pool.runPass({ pass, args, count, strides: full, floats, units, chunk }, this.ex);
     } else (this.ex[pass] as (...a: number[]) => void)(...args);
   }
@@ -959,38 +982,46 @@ class SimdKernel implements SimdMatmul {
    */
   private place(...operands: Operand[]): number[] {
     if (this.disposed) throw new Error("simd matmul: used after dispose()");
+    // Plain loops, no closures: this runs on every kernel call, and under tsx every function made
+    // at run time is also given its name (esbuild's keepNames), which cost about as much as the
+    // rest of a small product's JavaScript.
     this.pending = [];
-    const held = operands.map((o) => typeof o !== "number" && this.arena.holds(o.a) && o.a.length >= o.n);
-    // bytes [from, to) of a held operand: views made before and after a growth are different
-    // buffer objects over the same memory, so overlap is a matter of offsets
-    const from = (o: Operand): number => (typeof o === "number" ? 0 : o.a.byteOffset);
-    const to = (o: Operand): number => (typeof o === "number" ? 0 : o.a.byteOffset + o.n * 4);
-    const overlapsAnother = (i: number): boolean => {
+    const n = operands.length;
+    const held: boolean[] = new Array(n);
+    for (let i = 0; i < n; i++) {
       const o = operands[i]!;
-      return operands.some((p, j) => {
-        if (j === i || typeof p === "number" || typeof o === "number") return false;
-        if (p.a === o.a) return true;
-        return held[j]! && from(p) < to(o) && from(o) < to(p);
-      });
-    };
-    const padded = (o: Operand): boolean => typeof o !== "number" && (o.n % 4 === 0 || this.blocks.has(o.a));
-    const inPlace = operands.map((o, i) => held[i]! && typeof o !== "number" && (o.use === "in" || (padded(o) && !overlapsAnother(i))));
+      held[i] = typeof o !== "number" && this.arena.holds(o.a) && o.a.length >= o.n;
+    }
+    const offsets: number[] = new Array(n);
     let bytes = 0;
-    const offsets = operands.map((o, i) => {
-      if (inPlace[i]) return 0;
-      const at = bytes;
+    for (let i = 0; i < n; i++) {
+      const o = operands[i]!;
+      offsets[i] = -1; // in place
+      if (typeof o !== "number" && held[i] && (o.use === "in" || (this.padded(o) && !overlapsAnother(operands, held, i)))) continue;
+      offsets[i] = bytes;
       bytes += align64((typeof o === "number" ? o : o.n) * 4);
-      return at;
-    });
+    }
     this.reserveScratch(bytes);
-    return operands.map((o, i) => {
-      if (typeof o === "number") return this.scratchAt + offsets[i]!;
-      if (inPlace[i]) return o.a.byteOffset;
-      const at = this.scratchAt + offsets[i]!;
-      if (o.use !== "out") this.copyIn(o.a, at, o.n);
-      if (o.use !== "in") this.pending.push([at, o.a, o.n]);
-      return at;
-    });
+    const at: number[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const o = operands[i]!;
+      if (typeof o === "number") at[i] = this.scratchAt + offsets[i]!;
+      else if (offsets[i]! < 0) at[i] = o.a.byteOffset;
+      else {
+        at[i] = this.scratchAt + offsets[i]!;
+        if (o.use !== "out") this.copyIn(o.a, at[i]!, o.n);
+        if (o.use !== "in") this.pending.push([at[i]!, o.a, o.n]);
+      }
+    }
+    return at;
+  }
+
+  /**
+   * Whether a vector pass may write the operand's ceil(n/4) vectors where it lies: n a multiple of
+   * four, or a whole block the allocator handed out (padded to a 64-byte line).
+   */
+  private padded(o: { a: Float32Array; n: number }): boolean {
+    return o.n % 4 === 0 || this.blocks.has(o.a);
   }
 
   /** Copies the current call's outputs that were computed in scratch out to their arrays. */

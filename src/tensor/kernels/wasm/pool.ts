@@ -85,10 +85,10 @@ function writeJob(ctl: Int32Array, j: Job, rows: boolean, at: number = CTL.JOB):
 }
 
 export function readJob(ctl: Int32Array, at: number = CTL.JOB): { job: Job; rows: boolean } {
-  const w = (i: number): number => ctl[at + i]!;
+  const w = ctl.subarray(at, at + 10);
   return {
-    job: { transA: w(0) !== 0, transB: w(1) !== 0, M: w(2), N: w(3), K: w(4), a: w(5), b: w(6), c: w(7), accumulate: w(8) !== 0 },
-    rows: w(9) !== 0,
+    job: { transA: w[0] !== 0, transB: w[1] !== 0, M: w[2]!, N: w[3]!, K: w[4]!, a: w[5]!, b: w[6]!, c: w[7]!, accumulate: w[8] !== 0 },
+    rows: w[9] !== 0,
   };
 }
 
@@ -121,7 +121,9 @@ function writeCall(ctl: Int32Array, f32: Float32Array, call: PassCall): void {
   ctl[w + 1] = call.count;
   ctl[w + 2] = call.units;
   ctl[w + 3] = call.args.length;
-  ctl[w + 4] = call.floats.reduce((m, i) => m | (1 << i), 0);
+  let mask = 0;
+  for (const i of call.floats) mask |= 1 << i;
+  ctl[w + 4] = mask;
   for (let i = 0; i < call.args.length; i++) {
     if (call.floats.includes(i)) f32[w + 5 + i] = call.args[i]!;
     else ctl[w + 5 + i] = call.args[i]!;
@@ -145,8 +147,9 @@ function readCall(ctl: Int32Array, f32: Float32Array): PassCall {
 /** Claims chunks of the call's units until none is left, making the call on each. */
 export function runCallChunks(ex: KernelExports, ctl: Int32Array, call: PassCall): void {
   const f = ex[call.pass] as (...args: number[]) => void;
+  const a: number[] = new Array(call.args.length);
   for (let lo = Atomics.add(ctl, CTL.NEXT, 1) * call.chunk; lo < call.units; lo = Atomics.add(ctl, CTL.NEXT, 1) * call.chunk) {
-    const a = call.args.map((v, i) => v + lo * call.strides[i]!);
+    for (let i = 0; i < a.length; i++) a[i] = call.args[i]! + lo * call.strides[i]!;
     a[call.count] = Math.min(call.units, lo + call.chunk) - lo;
     f(...a);
   }
@@ -172,6 +175,8 @@ export class WorkerPool {
   private readonly ctl: Int32Array;
   /** The control block as floats, for a pass's f32 arguments. */
   private readonly ctlF32: Float32Array;
+  /** Claims the next unit of the current job (a chunk or a segment): the NEXT counter's old value. */
+  readonly claim: () => number;
 
   private constructor(
     private readonly workers: WorkerHandle[],
@@ -179,6 +184,8 @@ export class WorkerPool {
   ) {
     this.ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
     this.ctlF32 = new Float32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
+    const ctl = this.ctl;
+    this.claim = () => Atomics.add(ctl, CTL.NEXT, 1);
   }
 
   /** Starts `n` workers and waits until each has instantiated the module. */
@@ -214,7 +221,9 @@ export class WorkerPool {
     ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * CHUNKS_PER_THREAD)) * unit;
     ctl[CTL.KIND] = 0;
     writeJob(ctl, job, rows);
-    this.dispatch(() => runChunks(ex, bl, ctl, job, rows, 0));
+    this.start();
+    runChunks(ex, bl, ctl, job, rows, 0);
+    this.join();
   }
 
   /** Computes two k segments of a product (see matmul-simd.ts's kSegments), a thread each when both are free. */
@@ -223,7 +232,9 @@ export class WorkerPool {
     ctl[CTL.KIND] = 2;
     writeJob(ctl, jobs[0], true);
     writeJob(ctl, jobs[1], true, CTL.SEGMENT);
-    this.dispatch(() => runSegments(ex, this.init.blocking, ctl, jobs, 0));
+    this.start();
+    runSegments(ex, this.init.blocking, ctl, jobs, 0);
+    this.join();
   }
 
   /** Makes a convolution's lowering on every thread, each claiming chunks of images (conv-chunks.ts). */
@@ -231,7 +242,9 @@ export class WorkerPool {
     const ctl = this.ctl;
     ctl[CTL.KIND] = 3;
     writeConvJob(ctl, CTL.CALL, job);
-    this.dispatch(() => runConvChunks(ex, this.init.blocking, job, 0, () => Atomics.add(ctl, CTL.NEXT, 1)));
+    this.start();
+    runConvChunks(ex, this.init.blocking, job, 0, this.claim);
+    this.join();
   }
 
   /**
@@ -243,18 +256,28 @@ export class WorkerPool {
     ctl[CTL.CHUNK] = call.chunk;
     ctl[CTL.KIND] = 1;
     writeCall(ctl, this.ctlF32, call);
-    this.dispatch(() => runCallChunks(ex, ctl, call));
+    this.start();
+    runCallChunks(ex, ctl, call);
+    this.join();
   }
 
-  /** Wakes the workers on the job just written, does the calling thread's share, waits for them. */
-  private dispatch(here: () => void): void {
+  /**
+   * Wakes the workers on the job just written; the caller then does its share and calls join().
+   * (Two calls rather than one taking the share as a closure: a closure made per job costs more than
+   * the rest of the dispatch under tsx, which names every function made at run time.)
+   */
+  private start(): void {
     const ctl = this.ctl;
     ctl[CTL.NEXT] = 0;
     Atomics.store(ctl, CTL.DONE, 0);
     Atomics.store(ctl, CTL.ERROR, 0);
     Atomics.add(ctl, CTL.SEQ, 1); // publishes the words above (Atomics are sequentially consistent)
     Atomics.notify(ctl, CTL.SEQ);
-    here();
+  }
+
+  /** Waits until every worker has finished the job start() announced. */
+  private join(): void {
+    const ctl = this.ctl;
     for (let d = Atomics.load(ctl, CTL.DONE); d < this.workers.length; d = Atomics.load(ctl, CTL.DONE))
       if (spinWhile(ctl, CTL.DONE, d)) Atomics.wait(ctl, CTL.DONE, d);
     if (Atomics.load(ctl, CTL.ERROR) !== 0) throw new Error("simd matmul: a worker thread failed");

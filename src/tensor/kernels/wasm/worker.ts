@@ -14,6 +14,7 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
   const ex = instance.exports as unknown as KernelExports;
   const ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
   const ctlF32 = new Float32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
+  const claim = (): number => Atomics.add(ctl, CTL.NEXT, 1);
   let seen = Atomics.load(ctl, CTL.SEQ);
   ready();
   for (;;) {
@@ -26,7 +27,7 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
       const work = readWork(ctl, ctlF32);
       if (work.kind === "product") runChunks(ex, init.blocking, ctl, work.job, work.rows, init.slot);
       else if (work.kind === "pass") runCallChunks(ex, ctl, work.call);
-      else if (work.kind === "conv") runConvChunks(ex, init.blocking, work.job, init.slot, () => Atomics.add(ctl, CTL.NEXT, 1));
+      else if (work.kind === "conv") runConvChunks(ex, init.blocking, work.job, init.slot, claim);
       else runSegments(ex, init.blocking, ctl, work.jobs, init.slot);
     } catch {
       Atomics.store(ctl, CTL.ERROR, 1);
