@@ -540,7 +540,7 @@ export interface SimdMatmulOptions {
   minParallelWork?: number;
   /** Products whose split side (rows of C, or columns when it is wider) has fewer tiles stay on the calling thread. */
   minParallelTiles?: number;
-  /** Passes over a batch (im2col, col2im, layout changes, activations) touching fewer floats stay on the calling thread. */
+  /** Passes over a batch (activations, sums, the optimizer's, batch norm's) touching fewer floats stay on the calling thread; so do convolutions whose cols would have fewer floats and whose product fewer than minParallelWork multiply-adds. */
   minParallelPass?: number;
   /** Tile and block sizes, for measurements; otherwise defaultBlocking(fma), with `fma` where relaxed SIMD is available. */
   blocking?: Blocking;
@@ -580,10 +580,10 @@ const MIN_PARALLEL_WORK = 1 << 20;
 // (kSegments), before this rule is asked; it still keeps any other narrow, deep product on one thread.
 const MIN_PARALLEL_TILES = 16;
 
-// Passes over a batch (im2col, col2im, layout changes, activations) touching fewer floats than this
-// stay on the calling thread. Sharing them made the default training step 3-8% faster (122-136 ->
-// 118-123 ms per batch, alternating in one sitting); a threshold of 1 << 16 measured the same
-// within the noise (115-120 against 116-126 ms).
+// Passes over a batch touching fewer floats than this stay on the calling thread. Sharing them
+// (then im2col, col2im and the layout changes too, which now run inside a convolution's chunks)
+// made the default training step 3-8% faster (122-136 -> 118-123 ms per batch, alternating in one
+// sitting); a threshold of 1 << 16 measured the same within the noise (115-120 against 116-126 ms).
 const MIN_PARALLEL_PASS = 1 << 18;
 /**
  * A chunk of a convolution's lowering (conv-chunks.ts) keeps its rows and cols within this many

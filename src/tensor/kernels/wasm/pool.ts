@@ -1,8 +1,8 @@
 /**
  * Worker threads for the SIMD matmul: every worker instantiates the same compiled module on the
- * same shared WebAssembly.Memory, and helps compute C, or helps with a pass over a batch (im2col,
- * col2im, the layout changes, the activations, the sum, the optimizer's: `runPass`, cut by images
- * or runs of floats). Jobs travel through a control block of i32 words at the start of that
+ * same shared WebAssembly.Memory, and helps compute C, or helps with a pass over a batch (the
+ * activations, the sum, the optimizer's, batch norm's: `runPass`, cut by images or runs of floats),
+ * or with a convolution's lowering (`runConv`, cut by chunks of images: conv-chunks.ts). Jobs travel through a control block of i32 words at the start of that
  * memory, not through messages: the caller writes the job, bumps SEQ and notifies; each worker,
  * polling SEQ for a while after its last job and then asleep in Atomics.wait (`spinWhile`),
  * computes, bumps DONE and notifies; the caller polls, then waits, until DONE counts every worker.
