@@ -9,7 +9,7 @@
  * Atomics.wait is allowed on Node's main thread and in browser Web Workers (not on a browser's
  * main thread).
  *
- * The work is C's rows (or columns) cut into chunks of whole tiles, about four per thread, which
+ * The work is C's rows cut into chunks of whole tiles, about four per thread (columns: one each), which
  * the threads claim one at a time with Atomics.add on a counter, the calling thread first. So a
  * worker that wakes late (waking from Atomics.wait took about 0.1 ms here, against products of
  * 1-3 ms per thread) or runs slower claims fewer chunks, and the caller waits at most for the last
@@ -74,8 +74,15 @@ if (CTL.CALL + CONV_JOB_WORDS > CTL.SEGMENT) throw new Error("pool: a convolutio
 const MAX_ARGS = 12;
 /** Threads at most, the calling one included (scratch slots in the memory). */
 const MAX_SLOTS = 16;
-/** Chunks per thread: enough for a late or slow thread to be absorbed, few enough that packing
- * op(B) (or op(A)) once per chunk stays small against the chunk's product. */
+/**
+ * Chunks per thread of a split by rows: enough for a late or slow thread to be absorbed, few
+ * enough that packing op(B) once per chunk stays small against the chunk's product. A split by
+ * columns (a short, wide product: C is 64 or 128 rows in the mlp) makes one chunk per thread:
+ * each chunk packs all of op(A) again, as big there as the chunk's share of B. Against four per
+ * thread, alternated (ms per batch, medians of eight and five): mlp plain 16.0 -> 15.8, faster in
+ * six pairs of eight; conv plain 32.6 -> 32.1; on their own, two threads over the mlp's products
+ * ran at 95-101 GFLOP/s against 88-97 (one alternation on a quiet stretch; level in two slower ones).
+ */
 const CHUNKS_PER_THREAD = 4;
 
 /** Writes a job's words at word `at`; readJob is its inverse. */
@@ -218,7 +225,7 @@ export class WorkerPool {
     const extent = rows ? job.M : job.N;
     const unit = rows ? bl.mr : bl.nr;
     const threads = this.workers.length + 1;
-    ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * CHUNKS_PER_THREAD)) * unit;
+    ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * (rows ? CHUNKS_PER_THREAD : 1))) * unit;
     ctl[CTL.KIND] = 0;
     writeJob(ctl, job, rows);
     this.start();
