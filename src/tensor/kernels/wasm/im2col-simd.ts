@@ -29,6 +29,13 @@
  */
 import { Code, f32, i32, v128 } from "./emit.js";
 
+/** Emits for (v = 0; v < bound; v++) { body } into f, v and bound locals. */
+function countUp(f: Code, v: number, bound: number, body: () => void): void {
+  f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
+  body();
+  f.inc(v, 1).br(0).end().end();
+}
+
 /** Which of the two: im2col copies image runs into cols, col2im adds cols runs into the image. */
 type Direction = "im2col" | "col2im";
 
@@ -53,12 +60,7 @@ function emitLowering(dir: Direction): Code {
   const k44 = f.local(i32); // 1: a 4x4 kernel and an image at least 4 rows high
   const fast = f.local(i32); // 1: this cols row's 4x4 runs are whole vectors, one per kernel row, no test each
 
-  /** for (v = 0; v < bound; v++) { body }, bound a local. */
-  const loop = (v: number, bound: number, body: () => void): void => {
-    f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
-    body();
-    f.inc(v, 1).br(0).end().end();
-  };
+  const loop = (v: number, bound: number, body: () => void): void => countUp(f, v, bound, body);
   /** Float j of the run: cols[pCol + 4j] = img[pImg + 4j], or img[...] += cols[...]. */
   const one = (): void => {
     if (dir === "im2col") f.get(pCol).get(j).i32(4).mul().add().get(pImg).get(j).i32(4).mul().add().f32Load().f32Store();
@@ -296,11 +298,7 @@ export function emitFillChannels(): Code {
   const p = f.local(i32); // the next float of the current channel
   const end4 = f.local(i32); // where its whole vectors end
   const end = f.local(i32); // where it ends
-  const loop = (v: number, bound: number, body: () => void): void => {
-    f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
-    body();
-    f.inc(v, 1).br(0).end().end();
-  };
+  const loop = (v: number, bound: number, body: () => void): void => countUp(f, v, bound, body);
   f.get(x).set(p);
   loop(n, N, () => loop(c, C, () => {
     f.f32Const(0).set(b);

@@ -880,7 +880,6 @@ class SimdKernel implements SimdMatmul {
     return sums;
   }
 
-  /** The cols operand of a lowering: the cache's buffer (read when filled, else written), or scratch. */
   /**
    * Images per chunk of a lowering over geometry g (conv-chunks.ts): as many as keep a chunk's rows
    * and cols within CONV_CHUNK_BYTES, and, where threads claim chunks, few enough for each thread

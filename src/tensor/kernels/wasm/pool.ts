@@ -2,16 +2,16 @@
  * Worker threads for the SIMD matmul: every worker instantiates the same compiled module on the
  * same shared WebAssembly.Memory, and helps compute C, or helps with a pass over a batch (the
  * activations, the sum, the optimizer's, batch norm's: `runPass`, cut by images or runs of floats),
- * or with a convolution's lowering (`runConv`, cut by chunks of images: conv-chunks.ts). Jobs travel through a control block of i32 words at the start of that
- * memory, not through messages: the caller writes the job, bumps SEQ and notifies; each worker,
+ * or with a convolution's lowering (`runConv`, cut by chunks of images: conv-chunks.ts). Jobs
+ * travel through a control block of i32 words at the start of that memory, not through messages: the caller writes the job, bumps SEQ and notifies; each worker,
  * polling SEQ for a while after its last job and then asleep in Atomics.wait (`spinWhile`),
  * computes, bumps DONE and notifies; the caller polls, then waits, until DONE counts every worker.
  * Atomics.wait is allowed on Node's main thread and in browser Web Workers (not on a browser's
  * main thread).
  *
- * The work is C's rows cut into chunks of whole tiles, about four per thread (columns: one each), which
- * the threads claim one at a time with Atomics.add on a counter, the calling thread first. So a
- * worker that wakes late (waking from Atomics.wait took about 0.1 ms here, against products of
+ * The work is C's rows cut into chunks of whole tiles, about four per thread (or its columns, one
+ * chunk per thread: see CHUNKS_PER_THREAD), which the threads claim one at a time with Atomics.add
+ * on a counter, the calling thread first. So a worker that wakes late (waking from Atomics.wait took about 0.1 ms here, against products of
  * 1-3 ms per thread) or runs slower claims fewer chunks, and the caller waits at most for the last
  * chunk. Measured on a conv training step: the caller's wait fell from 0.77 to 0.61 s per 30
  * batches (about 6% to 4% of the step); the whole step did not measurably change. Every entry of C
@@ -191,8 +191,7 @@ export class WorkerPool {
   ) {
     this.ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
     this.ctlF32 = new Float32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
-    const ctl = this.ctl;
-    this.claim = () => Atomics.add(ctl, CTL.NEXT, 1);
+    this.claim = claimer(this.ctl);
   }
 
   /** Starts `n` workers and waits until each has instantiated the module. */
@@ -316,6 +315,14 @@ export const SPIN_POLLS = 1 << 20;
 export function spinWhile(ctl: Int32Array, i: number, value: number): boolean {
   for (let n = 0; n < SPIN_POLLS; n++) if (Atomics.load(ctl, i) !== value) return false;
   return true;
+}
+
+/**
+ * A claim function over the control block's NEXT counter, for runConvChunks: each call returns the
+ * next unit to make. Made once per thread, not per job (see matmul-simd.ts's place()).
+ */
+export function claimer(ctl: Int32Array): () => number {
+  return () => Atomics.add(ctl, CTL.NEXT, 1);
 }
 
 /** Claims chunks of the job's rows (all columns) or columns (all rows) until none is left, computing each with slot `slot`'s scratch. */

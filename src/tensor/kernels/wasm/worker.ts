@@ -5,7 +5,7 @@
  */
 import type { KernelExports } from "./matmul-simd.js";
 import type { WorkerInit } from "./pool.js";
-import { CONTROL_BYTES, CTL, readWork, runCallChunks, runChunks, runSegments, spinWhile } from "./pool.js";
+import { CONTROL_BYTES, CTL, claimer, readWork, runCallChunks, runChunks, runSegments, spinWhile } from "./pool.js";
 import { runConvChunks } from "./conv-chunks.js";
 
 /** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
@@ -14,7 +14,7 @@ export async function runKernelWorker(init: WorkerInit, ready: () => void): Prom
   const ex = instance.exports as unknown as KernelExports;
   const ctl = new Int32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
   const ctlF32 = new Float32Array(init.memory.buffer, 0, CONTROL_BYTES / 4);
-  const claim = (): number => Atomics.add(ctl, CTL.NEXT, 1);
+  const claim = claimer(ctl);
   let seen = Atomics.load(ctl, CTL.SEQ);
   ready();
   for (;;) {
