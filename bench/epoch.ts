@@ -1,5 +1,5 @@
 /**
- * `npm run bench:epoch -- --model mlp|conv --batches N [--recipe plain|guided] [--json] [--no-torch]
+ * `npm run bench:epoch -- --model mlp|conv --batches N [--rounds R] [--recipe plain|guided] [--json] [--no-torch]
  * [--backend wasm|js] [--threads T] [--kernel naive|blocked]`: times N training batches of the
  * conditional WGAN on real MNIST and estimates a full epoch (937 batches of 64). The recipe is the
  * plain one by default, the one the PyTorch reference runs, so the two time the same work. Before timing
@@ -7,7 +7,8 @@
  * the same step's on the naive kernel. It prints where a step's time goes (critic forward and backward, generator
  * forward and backward, optimizers (the critic's with its clipping, one pass), data) and the peak resident memory. When Debian's
  * python3-torch is importable it runs `shared/anchors/torch_cwgan.py MODEL 1 N` in the same run and
- * prints PyTorch's figure beside ours, with the ratio.
+ * prints PyTorch's figure beside ours, with the ratio. With `--rounds R` it times both R times,
+ * alternately first, and reports the medians: ours, PyTorch's, and the rounds' ratios.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -32,6 +33,7 @@ const FLAGS = defineFlags({
   model: { type: "string", default: "mlp", help: "mlp or conv" },
   recipe: { type: "string", default: "plain", help: "plain (as the PyTorch reference) or guided (train's default)" },
   batches: { type: "int", min: 1, default: 100, help: "training batches to time" },
+  rounds: { type: "int", min: 1, default: 1, help: "time ours and PyTorch this many times, alternating which goes first; report medians" },
   json: { type: "bool", help: "last line: one JSON object" },
   "no-torch": { type: "bool", help: "skip the PyTorch reference" },
   ...BACKEND_FLAGS,
@@ -91,6 +93,13 @@ function verify(model: ModelKind, recipe: Recipe, data: Mnist, kernel: MatmulKer
     if (a && b) checkClose(`${model} ${name} gradients, ${kernel.name} vs naive`, a.pack().grad, b.pack().grad, 1e-4);
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** PyTorch's seconds for the same batches, or the reason it could not run. */
 function timeTorch(model: ModelKind, batches: number): { seconds: number } | { skipped: string } {
   if (!existsSync(ANCHOR)) return { skipped: `${ANCHOR} not found` };
@@ -127,29 +136,50 @@ async function main(): Promise<number> {
     const perEpoch = Math.floor(data.n / DEFAULT_CONFIG.batch);
     verify(model, recipe, data, backend.kernel);
     console.log(`verified: ${backend.describe} computes a training step's gradients as the naive kernel does (within 1e-4 of their scale)`);
-    const ours = run(model, recipe, data, backend.kernel, batches);
-    const spb = ours.seconds / batches;
-    console.log(`${model}, ${recipe} recipe, ${backend.describe}: ${batches} batches in ${ours.seconds.toFixed(2)} s = ${(spb * 1000).toFixed(1)} ms/batch; full epoch (${perEpoch} batches) ~ ${(spb * perEpoch).toFixed(1)} s`);
-    console.log("where a step's time goes:");
+    const withTorch = !f["no-torch"] && recipe === "plain";
+    if (!f["no-torch"] && recipe !== "plain") console.log("PyTorch reference: skipped (it runs the plain recipe; time that with --recipe plain)");
+    // Rounds alternate which side goes first, so a machine that speeds up or slows down during the
+    // run weighs on both sides alike; each round's ratio compares two runs minutes apart at most.
+    const ourSeconds: number[] = [], torchSeconds: number[] = [], ratios: number[] = [];
+    const parts = new Map<Part, number>();
+    let skipped: string | undefined;
+    let rssMiB = 0;
+    for (let r = 0; r < f.rounds; r++) {
+      const torchFirst = withTorch && skipped === undefined && r % 2 === 1;
+      const t = torchFirst ? timeTorch(model, batches) : undefined;
+      const ours = run(model, recipe, data, backend.kernel, batches);
+      const t2 = withTorch && skipped === undefined && !torchFirst ? timeTorch(model, batches) : t;
+      ourSeconds.push(ours.seconds);
+      if (r === 0) rssMiB = process.resourceUsage().maxRSS / 1024; // later rounds' models add to the process's peak, not to a training run's
+      for (const [p, v] of ours.parts) parts.set(p, (parts.get(p) ?? 0) + v);
+      let line = `${f.rounds > 1 ? `round ${r + 1}: ` : ""}${model}, ${recipe} recipe, ${backend.describe}: ${batches} batches in ${ours.seconds.toFixed(2)} s = ${((ours.seconds / batches) * 1000).toFixed(1)} ms/batch; full epoch (${perEpoch} batches) ~ ${((ours.seconds / batches) * perEpoch).toFixed(1)} s`;
+      if (t2 && "seconds" in t2) {
+        torchSeconds.push(t2.seconds);
+        ratios.push(ours.seconds / t2.seconds);
+        line += `; PyTorch ${t2.seconds.toFixed(2)} s (epoch ~ ${((t2.seconds / batches) * perEpoch).toFixed(1)} s${torchFirst ? ", timed first" : ""}); ours/PyTorch = ${(ours.seconds / t2.seconds).toFixed(2)}x`;
+      } else if (t2) skipped = t2.skipped;
+      console.log(line);
+    }
+    const spb = median(ourSeconds) / batches;
+    const timed = ourSeconds.reduce((a, b) => a + b, 0);
+    if (f.rounds > 1) console.log(`median of ${f.rounds} rounds: ${(spb * 1000).toFixed(1)} ms/batch; full epoch ~ ${(spb * perEpoch).toFixed(1)} s`);
+    console.log(`where a step's time goes${f.rounds > 1 ? " (all rounds)" : ""}:`);
     const order: Part[] = ["data", ...STEP_PARTS.filter((p) => p !== "end")];
     for (const p of order) {
-      const s = ours.parts.get(p) ?? 0;
-      console.log(`  ${p.padEnd(22)} ${((s / batches) * 1000).toFixed(2).padStart(8)} ms/batch  ${((100 * s) / ours.seconds).toFixed(1).padStart(5)}%`);
+      const s = parts.get(p) ?? 0;
+      console.log(`  ${p.padEnd(22)} ${((s / (batches * f.rounds)) * 1000).toFixed(2).padStart(8)} ms/batch  ${((100 * s) / timed).toFixed(1).padStart(5)}%`);
     }
-    const rssMiB = process.resourceUsage().maxRSS / 1024;
-    console.log(`peak resident memory: ${rssMiB.toFixed(0)} MiB`);
+    console.log(`peak resident memory: ${rssMiB.toFixed(0)} MiB${f.rounds > 1 ? " (by the end of the first round)" : ""}`);
     const row: Record<string, unknown> = {
-      model, recipe, backend: backend.describe, batches, seconds_per_batch: +spb.toFixed(5), epoch_seconds: +(spb * perEpoch).toFixed(2),
-      peak_rss_mib: Math.round(rssMiB), profile_ms_per_batch: Object.fromEntries(order.map((p) => [p, +(((ours.parts.get(p) ?? 0) / batches) * 1000).toFixed(3)])),
+      model, recipe, backend: backend.describe, batches, rounds: f.rounds, seconds_per_batch: +spb.toFixed(5), epoch_seconds: +(spb * perEpoch).toFixed(2),
+      peak_rss_mib: Math.round(rssMiB), profile_ms_per_batch: Object.fromEntries(order.map((p) => [p, +(((parts.get(p) ?? 0) / (batches * f.rounds)) * 1000).toFixed(3)])),
     };
-    if (!f["no-torch"] && recipe !== "plain") console.log("PyTorch reference: skipped (it runs the plain recipe; time that with --recipe plain)");
-    else if (!f["no-torch"]) {
-      const t = timeTorch(model, batches);
-      if ("seconds" in t) {
-        const tEpoch = (t.seconds / batches) * perEpoch;
-        console.log(`PyTorch reference, same batches: ${t.seconds.toFixed(2)} s; full epoch ~ ${tEpoch.toFixed(1)} s; ours/PyTorch = ${(ours.seconds / t.seconds).toFixed(2)}x`);
-        Object.assign(row, { torch_epoch_seconds: +tEpoch.toFixed(2), ratio: +(ours.seconds / t.seconds).toFixed(3) });
-      } else console.log(`PyTorch reference: skipped (${t.skipped})`);
+    if (skipped !== undefined) console.log(`PyTorch reference: skipped (${skipped})`);
+    else if (ratios.length > 0) {
+      const tEpoch = (median(torchSeconds) / batches) * perEpoch;
+      if (f.rounds > 1) console.log(`PyTorch, median of ${f.rounds} rounds: full epoch ~ ${tEpoch.toFixed(1)} s; ours/PyTorch, median of the rounds' ratios = ${median(ratios).toFixed(2)}x (${ratios.map((x) => x.toFixed(2)).join(", ")})`);
+      Object.assign(row, { torch_epoch_seconds: +tEpoch.toFixed(2), ratio: +median(ratios).toFixed(3) });
+      if (f.rounds > 1) Object.assign(row, { ratios: ratios.map((x) => +x.toFixed(3)), epoch_seconds_rounds: ourSeconds.map((x) => +((x / batches) * perEpoch).toFixed(2)), torch_epoch_seconds_rounds: torchSeconds.map((x) => +((x / batches) * perEpoch).toFixed(2)) });
     }
     if (f.json) console.log(JSON.stringify(row));
     return 0;
