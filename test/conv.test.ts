@@ -172,12 +172,17 @@ onEveryBackend((backend) => {
 describe("the SIMD lowering by chunks of images (wasm/conv-chunks.ts), batches of many chunks", () => {
   const simd = simdKernelPair();
   // the critic's second layer (chunks cut by the cache budget), its first (one channel), an odd
-  // batch whose weight-gradient segments differ in size, and a batch of one image
+  // batch whose weight-gradient segments differ in size, and a batch of one image; then 4x4
+  // kernels whose weight gradient packs B from the image (im2colPackB) in more than one block of
+  // columns (C 40: 640 columns, past the 512 of a block) and of rows (a block of 256 positions
+  // starting inside an image row), and with padding 3 (three kernel rows and columns outside)
   const BIG: [number, number, number, number, number, number, number, number][] = [
     [24, 32, 14, 14, 64, 4, 2, 1],
     [20, 1, 28, 28, 32, 4, 2, 1],
     [7, 3, 9, 9, 5, 3, 1, 1],
     [1, 32, 14, 14, 64, 4, 2, 1],
+    [12, 40, 10, 10, 24, 4, 2, 1],
+    [4, 5, 8, 9, 7, 4, 1, 3],
   ];
   for (const [N, C, H, W, P, K, stride, pad] of BIG)
     it(`x (${N},${C},${H},${W}), P ${P}: each lowering as the reference's, and one thread's bits on two`, () => {

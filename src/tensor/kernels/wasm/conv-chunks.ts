@@ -9,6 +9,8 @@
  *
  *   colsTimesWt      out (N,P,OH,OW) = im2col(x) · Wᵀ as NCHW (+ bias[p])     per chunk: im2col, product, rowsToNchw
  *   rowsTimesCols    dW (P,CKK) += (A as rows)ᵀ · im2col(x)                  per chunk: nchwToRows, im2col, product
+ *                    (a 4x4 kernel: nchwToRows, then the product with each B panel packed straight
+ *                    from the image, im2colPackB: no cols written)
  *   col2imOfProduct  img (N,C,H,W) (+)= col2im((A as rows) · W)              per chunk: nchwToRows, product, [fillChannels,] col2im
  *
  * colsTimesWt and col2imOfProduct write disjoint images per chunk, so threads claim chunks freely;
@@ -21,7 +23,7 @@
  * Pointers are byte offsets into the kernel's memory.
  */
 import type { ConvGeometry } from "../im2col.js";
-import type { Blocking, KernelExports } from "./matmul-simd.js";
+import type { Blocking, KernelExports, Scratch } from "./matmul-simd.js";
 import { runSlice, slotScratch } from "./matmul-simd.js";
 
 export const CONV_KINDS = ["colsTimesWt", "rowsTimesCols", "col2imOfProduct"] as const;
@@ -129,12 +131,50 @@ function convChunk(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, n0
     ex.rowsToNchw(rows, nchw, nb, P, S, j.bias);
   } else if (j.kind === "rowsTimesCols") {
     ex.nchwToRows(nchw, rows, nb, P, S);
-    ex.im2col(image, cols, ...geometry);
-    runSlice(ex, bl, { transA: true, transB: false, M: P, N: CKK, K: R, a: rows, b: cols, c, accumulate }, s, 0, P, 0, CKK);
+    if (packsFromImage(g, bl)) addRowsTimesImage(ex, bl, j, image, rows, nb, c, accumulate, s);
+    else {
+      ex.im2col(image, cols, ...geometry);
+      runSlice(ex, bl, { transA: true, transB: false, M: P, N: CKK, K: R, a: rows, b: cols, c, accumulate }, s, 0, P, 0, CKK);
+    }
   } else {
     ex.nchwToRows(nchw, rows, nb, P, S);
     runSlice(ex, bl, { transA: false, transB: false, M: R, N: CKK, K: P, a: rows, b: j.weight, c: cols, accumulate: false }, s, 0, R, 0, CKK);
     if (j.fill) ex.fillChannels(image, nb, g.C, g.H * g.W, j.bias);
     ex.col2im(cols, image, ...geometry);
+  }
+}
+
+/**
+ * Whether rowsTimesCols packs its B operand straight from the image (im2col-simd.ts's
+ * im2colPackB): a 4x4 kernel (16 columns of cols per channel, two 8-column strips), B strips of
+ * 8 columns, and padding of at most 3 (a masked load reads at most 12 bytes before an image row).
+ */
+export function packsFromImage(g: ConvGeometry, bl: Blocking): boolean {
+  return g.KH === 4 && g.KW === 4 && g.pad <= 3 && bl.nr === 8 && bl.nc % 16 === 0;
+}
+
+/**
+ * c (P, CKK) (+)= rowsᵀ · im2col(images [n0, n0 + nb) at `image`), as runSlice computes it with
+ * cols for B, but each B panel packed straight from the image: no cols written, none packed. The
+ * panels hold the same floats as packB_N's of cols, so the sums are the same.
+ */
+function addRowsTimesImage(ex: KernelExports, bl: Blocking, j: ConvJob, image: number, rows: number, nb: number, c: number, accumulate: boolean, s: Scratch): void {
+  const { g, P } = j;
+  const S = g.OH * g.OW;
+  const R = nb * S;
+  const CKK = g.C * 16;
+  for (let jc = 0; jc < CKK; jc += bl.nc) {
+    const nc = Math.min(bl.nc, CKK - jc);
+    for (let pc = 0; pc < R; pc += bl.kc) {
+      const kc = Math.min(bl.kc, R - pc);
+      const n = Math.floor(pc / S), oh = Math.floor((pc % S) / g.OW), ow = (pc % S) % g.OW;
+      ex.im2colPackB(image, s.packB, g.C, g.H, g.W, g.stride, g.pad, g.OH, g.OW, n, oh, ow, kc, jc / 16, nc / 16);
+      const add = accumulate || pc > 0 ? 1 : 0; // the first k block overwrites c
+      for (let ic = 0; ic < P; ic += bl.mc) {
+        const mc = Math.min(bl.mc, P - ic);
+        ex.packA_N(rows + (pc * P + ic) * 4, P * 4, mc, kc, s.packA); // rowsᵀ[ic:+mc, pc:+kc]: rows is (R, P)
+        ex.macro(mc, nc, kc, s.packA, s.packB, c + (ic * CKK + jc) * 4, CKK * 4, add, s.tmp);
+      }
+    }
   }
 }

@@ -146,6 +146,60 @@ export function emitCol2im(): Code {
 }
 
 /**
+ * im2colPackB(x, dst, C, H, W, S, P, OH, OW, n, oh, ow, kc, c0, cn): for a 4x4 kernel, the
+ * columns 16·c0 .. 16·(c0+cn) of kc consecutive rows of im2col(x), starting at position (n, oh, ow),
+ * written straight in the layout the micro-kernel reads a B panel in (packB_N's for 8-column
+ * strips): strip t holds columns 8t..8t+7 of each row, one row after another, kc·8 floats a strip.
+ * With 16 columns per channel, strip 2c is kernel rows 0 and 1 of channel c, strip 2c+1 rows 2 and 3:
+ * per position and channel, four v128 loads (a kernel row each, its columns outside the image masked
+ * to zero as in im2col; a kernel row outside the image reads row 0 under an all-zero mask) and four
+ * stores. A weight's gradient (conv-chunks.ts's rowsTimesCols) packs its B operand so from the image
+ * instead of writing cols and packing them: the same floats in the same places.
+ */
+export function emitIm2colPackB(): Code {
+  const f = new Code([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [x, dst, C, H, W, S, P, OH, OW, n, oh, ow, kc, c0, cn] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const [r, c] = [f.local(i32), f.local(i32)];
+  const ih0 = f.local(i32), w0 = f.local(i32), base = f.local(i32);
+  const plane = f.local(i32); // H*W*4 bytes: the next channel
+  const strip = f.local(i32); // kc*32 bytes: the next strip
+  const qa = f.local(i32), qb = f.local(i32); // this row in strips 2c and 2c+1
+  const mask = f.local(v128);
+  const rows = [f.local(i32), f.local(i32), f.local(i32), f.local(i32)]; // kernel row k of channel c
+  const masks = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  f.get(H).get(W).mul().i32(4).mul().set(plane);
+  f.get(kc).i32(32).mul().set(strip);
+  countUp(f, r, kc, () => {
+    f.get(oh).get(S).mul().get(P).sub().set(ih0);
+    f.get(ow).get(S).mul().get(P).sub().set(w0);
+    f.get(w0).i32x4Splat().i32x4Const(0, 1, 2, 3).i32x4Add().get(W).i32x4Splat().i32x4LtU().set(mask);
+    // base = x + (((n*C + c0)*H)*W + w0)*4: channel c0, image row 0, column w0
+    f.get(x).get(n).get(C).mul().get(c0).add().get(H).mul().get(W).mul().get(w0).add().i32(4).mul().add().set(base);
+    for (let k = 0; k < 4; k++) {
+      // inside = (ih0 + k) <u H; rows[k] = base + (inside ? ih0 + k : 0)*W*4; masks[k] = inside ? mask : 0
+      f.get(base).get(ih0).i32(k).add().i32(0).get(ih0).i32(k).add().get(H).ltU().select().get(W).mul().i32(4).mul().add().set(rows[k]!);
+      f.get(mask).i32(0).get(ih0).i32(k).add().get(H).ltU().sub().i32x4Splat().v128And().set(masks[k]!);
+    }
+    // this row's place in strip 0: dst + r*32; strip 1 one strip further
+    f.get(dst).get(r).i32(32).mul().add().set(qa);
+    f.get(qa).get(strip).add().set(qb);
+    countUp(f, c, cn, () => {
+      for (let k = 0; k < 4; k++) {
+        f.get(k < 2 ? qa : qb).get(rows[k]!).v128Load().get(masks[k]!).v128And().v128Store(16 * (k % 2));
+        f.incBy(rows[k]!, plane);
+      }
+      f.get(qa).get(strip).i32(2).mul().add().set(qa);
+      f.get(qb).get(strip).i32(2).mul().add().set(qb);
+    });
+    // the next position: ow, then oh, then n
+    f.inc(ow, 1).get(ow).get(OW).eq().if();
+    f.i32(0).set(ow).inc(oh, 1).get(oh).get(OH).eq().if().i32(0).set(oh).inc(n, 1).end();
+    f.end();
+  });
+  return f;
+}
+
+/**
  * nchwToRows(x, rows, N, C, S): rows (N*S, C) = x (N, C, S) with each position's channels made a
  * row: rows[(n*S + s)*C + c] = x[(n*C + c)*S + s]. The layout change around a lowered product,
  * whose rows are positions and whose columns are channels.
