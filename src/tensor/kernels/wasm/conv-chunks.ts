@@ -77,10 +77,14 @@ export function readConvJob(words: Int32Array, at: number): ConvJob {
 
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 
-/** Bytes of one thread's chunk scratch: rows (images·S, P) and cols (images·S, CKK). */
+/**
+ * Bytes of one thread's chunk scratch: rows (images·S, P), and cols (images·S, CKK) or, in the
+ * same place, the padded images of rowsFromImage, whichever is bigger.
+ */
 export function convSlotBytes(g: ConvGeometry, P: number, images: number): number {
   const rows = images * g.OH * g.OW;
-  return align64(rows * P * 4) + align64(rows * g.C * g.KH * g.KW * 4);
+  const padded = images * g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
+  return align64(rows * P * 4) + align64(Math.max(rows * g.C * g.KH * g.KW, padded) * 4);
 }
 
 /** Chunks (or, for rowsTimesCols, segments) the job has for threads to claim. */
@@ -126,8 +130,11 @@ function convChunk(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, n0
   const geometry = [nb, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW] as const;
   const s = slotScratch(bl, slot);
   if (j.kind === "colsTimesWt") {
-    ex.im2col(image, cols, ...geometry);
-    runSlice(ex, bl, { transA: false, transB: true, M: R, N: P, K: CKK, a: cols, b: j.weight, c: rows, accumulate: false }, s, 0, R, 0, P);
+    if (packsFromImage(g, bl)) rowsFromImage(ex, bl, j, image, cols, nb, rows, s);
+    else {
+      ex.im2col(image, cols, ...geometry);
+      runSlice(ex, bl, { transA: false, transB: true, M: R, N: P, K: CKK, a: cols, b: j.weight, c: rows, accumulate: false }, s, 0, R, 0, P);
+    }
     ex.rowsToNchw(rows, nchw, nb, P, S, j.bias);
   } else if (j.kind === "rowsTimesCols") {
     ex.nchwToRows(nchw, rows, nb, P, S);
@@ -145,12 +152,42 @@ function convChunk(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, n0
 }
 
 /**
- * Whether rowsTimesCols packs its B operand straight from the image (im2col-simd.ts's
- * im2colPackB): a 4x4 kernel (16 columns of cols per channel, two 8-column strips), B strips of
- * 8 columns, and padding of at most 3 (a masked load reads at most 12 bytes before an image row).
+ * Whether the lowerings pack the operand that is im2col(x) straight from the image, with no cols
+ * (im2col-simd.ts): a 4x4 kernel, 16 columns of cols per channel; for rowsTimesCols' B panels
+ * (im2colPackB), strips of 8 columns, two per channel, and padding of at most 3 (a masked load
+ * reads at most 12 bytes before an image row); for colsTimesWt's A blocks (im2colPackA, from
+ * padded images), k blocks of whole channels.
  */
 export function packsFromImage(g: ConvGeometry, bl: Blocking): boolean {
-  return g.KH === 4 && g.KW === 4 && g.pad <= 3 && bl.nr === 8 && bl.nc % 16 === 0;
+  return g.KH === 4 && g.KW === 4 && g.pad <= 3 && bl.nr === 8 && bl.nc % 16 === 0 && bl.kc % 16 === 0;
+}
+
+/**
+ * rows (nb·S, P) = im2col(images [n0, n0 + nb) at `image`) · Wᵀ, as runSlice computes it with cols
+ * for A, but each A block packed straight from the images, padded first into `padded`: no cols
+ * written, none packed. The blocks hold the same floats as packA_T's of cols, so the sums are the same.
+ */
+function rowsFromImage(ex: KernelExports, bl: Blocking, j: ConvJob, image: number, padded: number, nb: number, rows: number, s: Scratch): void {
+  const { g, P } = j;
+  const S = g.OH * g.OW;
+  const R = nb * S;
+  const CKK = g.C * 16;
+  const Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  ex.padImages(image, padded, nb, g.C, g.H, g.W, g.pad);
+  for (let jc = 0; jc < P; jc += bl.nc) {
+    const nc = Math.min(bl.nc, P - jc);
+    for (let pc = 0; pc < CKK; pc += bl.kc) {
+      const kc = Math.min(bl.kc, CKK - pc);
+      ex.packB_T(j.weight + (jc * CKK + pc) * 4, CKK * 4, nc, kc, s.packB); // Wᵀ[pc:+kc, jc:+nc]: W is (P, CKK)
+      const add = pc > 0 ? 1 : 0; // the first k block overwrites rows
+      for (let ic = 0; ic < R; ic += bl.mc) {
+        const mc = Math.min(bl.mc, R - ic);
+        const n = Math.floor(ic / S), oh = Math.floor((ic % S) / g.OW), ow = (ic % S) % g.OW;
+        ex.im2colPackA(padded, s.packA, g.C, Hp, Wp, g.stride, g.OH, g.OW, n, oh, ow, mc, pc / 16, kc / 16);
+        ex.macro(mc, nc, kc, s.packA, s.packB, rows + (ic * P + jc) * 4, P * 4, add, s.tmp);
+      }
+    }
+  }
 }
 
 /**

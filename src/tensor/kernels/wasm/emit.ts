@@ -128,6 +128,7 @@ export class Code {
   add(): this { return this.op(0x6a); }
   sub(): this { return this.op(0x6b); }
   mul(): this { return this.op(0x6c); }
+  remU(): this { return this.op(0x70); }
   and_(): this { return this.op(0x71); }
   /** local += n, for pointers and counters. */
   inc(l: number, n: number): this { return this.get(l).i32(n).add().set(l); }

@@ -200,6 +200,111 @@ export function emitIm2colPackB(): Code {
 }
 
 /**
+ * padImages(x, xp, N, C, H, W, P): xp (N, C, H+2P, W+2P) = x with P zeros around every plane.
+ * Zero-fills the whole of xp, then copies each image row into place, its whole vectors as v128s
+ * and the rest float by float.
+ */
+export function emitPadImages(): Code {
+  const f = new Code([i32, i32, i32, i32, i32, i32, i32]);
+  const [x, xp, N, C, H, W, P] = [0, 1, 2, 3, 4, 5, 6];
+  const [rows, r] = [f.local(i32), f.local(i32)];
+  const Wp = f.local(i32), src = f.local(i32), dst = f.local(i32), end4 = f.local(i32), end = f.local(i32), d = f.local(i32);
+  f.get(W).get(P).get(P).add().add().set(Wp);
+  // zeros over all N*C*(H+2P)*Wp floats
+  f.get(xp).i32(0).get(N).get(C).mul().get(H).get(P).get(P).add().add().mul().get(Wp).mul().i32(4).mul().memoryFill();
+  f.get(N).get(C).mul().get(H).mul().set(rows); // every image row of every plane, in order
+  f.get(x).set(src);
+  f.get(xp).get(P).get(Wp).mul().get(P).add().i32(4).mul().add().set(dst); // plane 0, row P, column P
+  countUp(f, r, rows, () => {
+    f.get(src).get(W).i32(-4).and_().i32(4).mul().add().set(end4);
+    f.get(src).get(W).i32(4).mul().add().set(end);
+    f.get(dst).set(d);
+    f.block().loop().get(src).get(end4).geU().brIf(1);
+    f.get(d).get(src).v128Load().v128Store().inc(src, 16).inc(d, 16).br(0).end().end();
+    f.block().loop().get(src).get(end).geU().brIf(1);
+    f.get(d).get(src).f32Load().f32Store().inc(src, 4).inc(d, 4).br(0).end().end();
+    // the next row: Wp floats on; past a plane's last row, over its bottom and the next's top padding
+    f.get(dst).get(Wp).i32(4).mul().add().set(dst);
+    f.get(r).i32(1).add().get(H).remU().eqz().if();
+    f.get(dst).get(P).get(P).add().get(Wp).mul().i32(4).mul().add().set(dst);
+    f.end();
+  });
+  return f;
+}
+
+/**
+ * im2colPackA(xp, dst, C, Hp, Wp, S, OH, OW, n, oh, ow, rows, c0, cn): for a 4x4 kernel, the
+ * columns 16·c0 .. 16·(c0+cn) of `rows` consecutive rows of im2col(x), starting at position
+ * (n, oh, ow), written straight in the layout the micro-kernel reads an A block in (packA_T's of
+ * those cols, strips of w = mr rows): strip s holds, column after column, the w floats of its rows.
+ * Read from xp, the padded images of padImages (Hp = H + 2P, Wp = W + 2P), where kernel row i of
+ * channel c at position (n, oh, ow) is the four floats at ((n·C + c)·Hp + oh·S + i)·Wp + ow·S,
+ * inside whatever the padding: no test, no mask. Per strip, channel and kernel row, each group of
+ * four rows is four v128 loads, a 4x4 transposition in eight shuffles and four stores; a last pair
+ * (w = 4g + 2) two loads, two shuffles and four 64-bit stores. The missing rows of a last, partial
+ * strip repeat its first row: the micro-kernel computes an edge tile whole but keeps only the rows
+ * that exist, each of which depends on its own row of A alone.
+ * A convolution's forward lowering (conv-chunks.ts's colsTimesWt) packs its A operand so from the
+ * image instead of writing cols and packing them: the same floats in the same places.
+ */
+export function emitIm2colPackA(w: number): Code {
+  if (w % 2 !== 0 || w < 2) throw new Error(`im2colPackA: strips of ${w} rows`);
+  const f = new Code([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [xp, dst, C, Hp, Wp, S, OH, OW, n, oh, ow, rows, c0, cn] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const [js, c] = [f.local(i32), f.local(i32)];
+  const plane = f.local(i32), rowStep = f.local(i32), off = f.local(i32), d = f.local(i32);
+  const base: number[] = Array.from({ length: w }, () => f.local(i32)); // channel c0, kernel row 0, for each row of the strip
+  const row: number[] = [0, 1, 2, 3].map(() => f.local(v128));
+  const t: number[] = [0, 1, 2, 3].map(() => f.local(v128));
+  f.get(Wp).i32(4).mul().set(rowStep);
+  f.get(Hp).get(rowStep).mul().set(plane);
+  f.get(dst).set(d);
+  f.i32(0).set(js);
+  f.block().loop().get(js).get(rows).geU().brIf(1); // for js in 0..rows step w
+  for (let q = 0; q < w; q++) {
+    // base[q] = xp + (((n*C + c0)*Hp + oh*S)*Wp + ow*S)*4 for a row that exists, then the next position
+    f.get(js).i32(q).add().get(rows).ltU().if();
+    f.get(xp).get(n).get(C).mul().get(c0).add().get(Hp).mul().get(oh).get(S).mul().add().get(Wp).mul().get(ow).get(S).mul().add().i32(4).mul().add().set(base[q]!);
+    f.inc(ow, 1).get(ow).get(OW).eq().if();
+    f.i32(0).set(ow).inc(oh, 1).get(oh).get(OH).eq().if().i32(0).set(oh).inc(n, 1).end();
+    f.end();
+    f.else().get(base[0]!).set(base[q]!).end();
+  }
+  f.i32(0).set(off);
+  countUp(f, c, cn, () => {
+    for (let k = 0; k < 4; k++) {
+      // kernel row k of channel c: off = c*plane + k*rowStep; its four columns go to d + kw*w*4
+      for (let g = 0; g + 4 <= w; g += 4) {
+        for (let q = 0; q < 4; q++) f.get(base[g + q]!).get(off).add().v128Load().set(row[q]!);
+        // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r0[2] r1[2] r0[3] r1[3]), t2, t3 likewise for r2, r3;
+        // column kw of the four rows = halves of t: (t0 lo, t2 lo), (t0 hi, t2 hi), (t1 lo, t3 lo), (t1 hi, t3 hi)
+        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
+        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
+        f.get(row[2]!).get(row[3]!).shuffle32(0, 4, 1, 5).set(t[2]!);
+        f.get(row[2]!).get(row[3]!).shuffle32(2, 6, 3, 7).set(t[3]!);
+        const cols: [number, number, number, number, number][] = [
+          [t[0]!, t[2]!, 0, 1, 0], [t[0]!, t[2]!, 2, 3, 1], [t[1]!, t[3]!, 0, 1, 2], [t[1]!, t[3]!, 2, 3, 3],
+        ];
+        for (const [u, v, l0, l1, kw] of cols) f.get(d).get(u).get(v).shuffle32(l0, l1, l0 + 4, l1 + 4).v128Store((kw * w + g) * 4);
+      }
+      if (w % 4 === 2) {
+        // the strip's last two rows: column kw's pair is 64-bit lane kw%2 of t[kw>>1]
+        for (let q = 0; q < 2; q++) f.get(base[w - 2 + q]!).get(off).add().v128Load().set(row[q]!);
+        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
+        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
+        for (let kw = 0; kw < 4; kw++) f.get(d).get(t[kw >> 1]!).v128Store64Lane((kw * w + w - 2) * 4, kw & 1);
+      }
+      f.inc(d, 16 * w);
+      f.incBy(off, rowStep);
+    }
+    f.get(off).get(plane).get(rowStep).i32(4).mul().sub().add().set(off); // the next channel's kernel row 0
+  });
+  f.inc(js, w).br(0);
+  f.end().end();
+  return f;
+}
+
+/**
  * nchwToRows(x, rows, N, C, S): rows (N*S, C) = x (N, C, S) with each position's channels made a
  * row: rows[(n*S + s)*C + c] = x[(n*C + c)*S + s]. The layout change around a lowered product,
  * whose rows are positions and whose columns are channels.

@@ -31,7 +31,7 @@ import type { ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
-import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackB, emitNchwToRows, emitRowsToNchw } from "./im2col-simd.js";
+import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackA, emitIm2colPackB, emitNchwToRows, emitPadImages, emitRowsToNchw } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
 import { emitAdd } from "./elementwise-simd.js";
 import { emitClip, emitRmsprop } from "./optimizer-simd.js";
@@ -129,6 +129,10 @@ export interface KernelExports {
   /** kernels/wasm/im2col-simd.ts: cols (N*OH*OW, C*KH*KW) from an image, and its adjoint (+=). */
   im2col(x: number, cols: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
   col2im(cols: number, x: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
+  /** Images with zeros around every plane (im2col-simd.ts). */
+  padImages(x: number, xp: number, N: number, C: number, H: number, W: number, P: number): void;
+  /** A 4x4 kernel's im2col rows, from padded images, packed as an A block of mr-row strips (im2col-simd.ts). */
+  im2colPackA(xp: number, dst: number, C: number, Hp: number, Wp: number, S: number, OH: number, OW: number, n: number, oh: number, ow: number, rows: number, c0: number, cn: number): void;
   /** A 4x4 kernel's im2col rows packed as a B panel of 8-column strips (im2col-simd.ts). */
   im2colPackB(x: number, dst: number, C: number, H: number, W: number, S: number, P: number, OH: number, OW: number, n: number, oh: number, ow: number, kc: number, c0: number, cn: number): void;
   /** (N,C,S) <-> (N*S,C), im2col-simd.ts; rowsToNchw adds bias[c] unless the bias pointer is 0. */
@@ -410,19 +414,19 @@ export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: numb
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
   // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
-  // 21 tanh, 22 fillChannels, 23 im2colPackB.
+  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
-    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(),
+    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
-    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23,
+    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25,
   });
 }
 
