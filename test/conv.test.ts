@@ -11,6 +11,7 @@ import { matmulNaive } from "../src/tensor/kernels/matmul.js";
 import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
 import { ADJOINT_REL_TOL, KERNEL_REL_TOL } from "./tolerances.js";
 import { onEveryBackend, simdKernelPair } from "./backends.js";
+import { createSimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 
 const prng = new T.Prng(99);
 const rand = (shape: number[]): T.Tensor => {
@@ -205,5 +206,27 @@ describe("the SIMD lowering by chunks of images (wasm/conv-chunks.ts), batches o
         expect(maxRelDiff(one[i]!, want[i]!), what).toBeLessThan(KERNEL_REL_TOL);
         expect(firstBitDifference(two[i]!, one[i]!), `${what}: two threads`).toBe(-1);
       });
+    });
+});
+
+describe("the SIMD lowerings packing straight from the image, for every even tile height", () => {
+  // Strips of 4g rows pack A in 4x4 transpositions, 4g+2 rows add a pair (im2colPackA); small
+  // blocks give several k blocks (three channels each), blocks of positions and blocks of columns.
+  for (const mr of [2, 4, 6, 10])
+    it(`${mr}-row tiles: the forward and the weight's gradient as the reference's`, async () => {
+      const k = await createSimdMatmul({ threads: 1, blocking: { mr, nr: 8, mc: mr * 5, kc: 48, nc: 32, unroll: 1, fma: false } });
+      const [N, C, H, W, P] = [5, 6, 9, 10, 7];
+      const g = { N, C, H, W, KH: 4, KW: 4, stride: 2, pad: 1, OH: convOutSize(H, 4, 2, 1), OW: convOutSize(W, 4, 2, 1) };
+      const x = rand([N, C, H, W]).data, w = rand([P, C * 16]).data, A = rand([N, P, g.OH, g.OW]).data, dW0 = rand([P, C * 16]).data;
+      const run = (L: ConvLowering): Float32Array[] => {
+        const out = new Float32Array(N * P * g.OH * g.OW).fill(NaN), dW = dW0.slice();
+        L.im2colTimesWt(x, g, w, P, out);
+        L.addAtTimesIm2col(A, P, x, g, dW);
+        return [out, dW];
+      };
+      const want = run(referenceLowering), got = run(k.conv!);
+      expect(maxRelDiff(got[0]!, want[0]!), "im2colTimesWt").toBeLessThan(KERNEL_REL_TOL);
+      expect(maxRelDiff(got[1]!, want[1]!), "addAtTimesIm2col").toBeLessThan(KERNEL_REL_TOL);
+      await k.dispose();
     });
 });
