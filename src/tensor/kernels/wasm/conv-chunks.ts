@@ -78,13 +78,20 @@ export function readConvJob(words: Int32Array, at: number): ConvJob {
 const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 
 /**
- * Bytes of one thread's chunk scratch: rows (images·S, P), and cols (images·S, CKK) or, in the
- * same place, the padded images of rowsFromImage, whichever is bigger.
+ * Bytes of one thread's chunk scratch: rows (images·S, P), then cols (images·S, CKK) or, in the
+ * same place, colsTimesWt's padded images (rowsFromImage), whichever is bigger; then, for
+ * col2imOfProduct, the padded images it adds cols into (paddedCol2im).
  */
-export function convSlotBytes(g: ConvGeometry, P: number, images: number): number {
+export function convSlotBytes(kind: ConvKind, g: ConvGeometry, P: number, images: number): number {
   const rows = images * g.OH * g.OW;
   const padded = images * g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
-  return align64(rows * P * 4) + align64(Math.max(rows * g.C * g.KH * g.KW, padded) * 4);
+  return align64(rows * P * 4) + colsBytes(g, images) + (kind === "col2imOfProduct" ? align64(padded * 4) : 0);
+}
+
+/** Bytes of a chunk's cols region (see convSlotBytes). */
+function colsBytes(g: ConvGeometry, images: number): number {
+  const padded = images * g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
+  return align64(Math.max(images * g.OH * g.OW * g.C * g.KH * g.KW, padded) * 4);
 }
 
 /** Chunks (or, for rowsTimesCols, segments) the job has for threads to claim. */
@@ -146,8 +153,18 @@ function convChunk(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, n0
   } else {
     ex.nchwToRows(nchw, rows, nb, P, S);
     runSlice(ex, bl, { transA: false, transB: false, M: R, N: CKK, K: P, a: rows, b: j.weight, c: cols, accumulate: false }, s, 0, R, 0, CKK);
-    if (j.fill) ex.fillChannels(image, nb, g.C, g.H * g.W, j.bias);
-    ex.col2im(cols, image, ...geometry);
+    if (paddedCol2im(g)) {
+      // col2im into zeroed padded images, where every window lies inside (its fast path), then
+      // the inside added into (or, with fill, written over from the bias into) the images
+      const Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+      const padded = cols + colsBytes(g, j.images);
+      ex.fillChannels(padded, nb, g.C, Hp * Wp, 0);
+      ex.col2im(cols, padded, nb, g.C, Hp, Wp, g.KH, g.KW, g.stride, 0, g.OH, g.OW);
+      ex.unpadAdd(padded, image, nb, g.C, g.H, g.W, g.pad, +j.fill, j.fill ? j.bias : 0);
+    } else {
+      if (j.fill) ex.fillChannels(image, nb, g.C, g.H * g.W, j.bias);
+      ex.col2im(cols, image, ...geometry);
+    }
   }
 }
 
@@ -160,6 +177,17 @@ function convChunk(ex: KernelExports, bl: Blocking, j: ConvJob, slot: number, n0
  */
 export function packsFromImage(g: ConvGeometry, bl: Blocking): boolean {
   return g.KH === 4 && g.KW === 4 && g.pad <= 3 && bl.nr === 8 && bl.nc % 16 === 0 && bl.kc % 16 === 0;
+}
+
+/**
+ * Whether col2imOfProduct adds its cols into padded images first: a 4x4 kernel (the one col2im's
+ * fast path takes) with padding, where the windows of the first and last output rows and columns
+ * reach outside the image and would take col2im's slow path, run by run and float by float.
+ * The sums then start from zero, and are added to the image afterwards, instead of starting from
+ * the image: a different rounding, within float32 summation order.
+ */
+export function paddedCol2im(g: ConvGeometry): boolean {
+  return g.KH === 4 && g.KW === 4 && g.pad > 0;
 }
 
 /**

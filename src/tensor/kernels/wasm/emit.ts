@@ -95,6 +95,8 @@ export class Code {
   block(): this { return this.op(0x02, 0x40); }
   loop(): this { return this.op(0x03, 0x40); }
   if(): this { return this.op(0x04, 0x40); }
+  /** if ... else ... end that leaves one value of type t. */
+  ifValue(t: ValType): this { return this.op(0x04, t); }
   else(): this { return this.op(0x05); }
   end(): this { return this.op(0x0b); }
   /** Branch to the `depth`-th enclosing block (0 = innermost): a loop's start, a block's end. */

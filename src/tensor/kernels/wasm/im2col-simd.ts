@@ -233,6 +233,40 @@ export function emitPadImages(): Code {
 }
 
 /**
+ * unpadAdd(xp, x, N, C, H, W, P, overwrite, bias): the inverse of padImages' copy for an image
+ * that was added into: x (N, C, H, W) += the inside of xp (N, C, H+2P, W+2P), the P-wide border
+ * left out; with `overwrite`, x = bias[c] + the inside instead (0 + the inside when the bias
+ * pointer is 0). Whole vectors of each row as v128s, the rest float by float.
+ */
+export function emitUnpadAdd(): Code {
+  const f = new Code([i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [xp, x, N, C, H, W, P, overwrite, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [n, c, h] = [f.local(i32), f.local(i32), f.local(i32)];
+  const Wp = f.local(i32), src = f.local(i32), end4 = f.local(i32), end = f.local(i32);
+  const b = f.local(f32), bv = f.local(v128);
+  f.get(W).get(P).get(P).add().add().set(Wp);
+  f.get(xp).get(P).get(Wp).mul().get(P).add().i32(4).mul().add().set(src); // plane 0, row P, column P
+  countUp(f, n, N, () => countUp(f, c, C, () => {
+    f.f32Const(0).set(b);
+    f.get(bias).if().get(bias).get(c).i32(4).mul().add().f32Load().set(b).end();
+    f.get(b).f32x4Splat().set(bv);
+    countUp(f, h, H, () => {
+      f.get(x).get(W).i32(-4).and_().i32(4).mul().add().set(end4);
+      f.get(x).get(W).i32(4).mul().add().set(end);
+      f.block().loop().get(x).get(end4).geU().brIf(1);
+      f.get(x).get(overwrite).ifValue(v128).get(bv).else().get(x).v128Load().end().get(src).v128Load().f32x4Add().v128Store();
+      f.inc(x, 16).inc(src, 16).br(0).end().end();
+      f.block().loop().get(x).get(end).geU().brIf(1);
+      f.get(x).get(overwrite).ifValue(f32).get(b).else().get(x).f32Load().end().get(src).f32Load().f32Add().f32Store();
+      f.inc(x, 4).inc(src, 4).br(0).end().end();
+      f.get(src).get(P).get(P).add().i32(4).mul().add().set(src); // the next row's column P
+    });
+    f.get(src).get(P).get(P).add().get(Wp).mul().i32(4).mul().add().set(src); // over the bottom and the next top padding
+  }));
+  return f;
+}
+
+/**
  * im2colPackA(xp, dst, C, Hp, Wp, S, OH, OW, n, oh, ow, rows, c0, cn): for a 4x4 kernel, the
  * columns 16·c0 .. 16·(c0+cn) of `rows` consecutive rows of im2col(x), starting at position
  * (n, oh, ow), written straight in the layout the micro-kernel reads an A block in (packA_T's of

@@ -31,7 +31,7 @@ import type { ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, v128 } from "./emit.js";
-import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackA, emitIm2colPackB, emitNchwToRows, emitPadImages, emitRowsToNchw } from "./im2col-simd.js";
+import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackA, emitIm2colPackB, emitNchwToRows, emitPadImages, emitRowsToNchw, emitUnpadAdd } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
 import { emitAdd } from "./elementwise-simd.js";
 import { emitClip, emitRmsprop } from "./optimizer-simd.js";
@@ -129,6 +129,8 @@ export interface KernelExports {
   /** kernels/wasm/im2col-simd.ts: cols (N*OH*OW, C*KH*KW) from an image, and its adjoint (+=). */
   im2col(x: number, cols: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
   col2im(cols: number, x: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
+  /** x (+)= the inside of padded images; written over from a bias when asked (im2col-simd.ts). */
+  unpadAdd(xp: number, x: number, N: number, C: number, H: number, W: number, P: number, overwrite: number, bias: number): void;
   /** Images with zeros around every plane (im2col-simd.ts). */
   padImages(x: number, xp: number, N: number, C: number, H: number, W: number, P: number): void;
   /** A 4x4 kernel's im2col rows, from padded images, packed as an A block of mr-row strips (im2col-simd.ts). */
@@ -414,19 +416,19 @@ export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: numb
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
   // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
-  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images.
+  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images, 26 unpadAdd.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
-    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr),
+    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr), emitUnpadAdd(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
-    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25,
+    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25, unpadAdd: 26,
   });
 }
 
@@ -893,10 +895,10 @@ class SimdKernel implements SimdMatmul {
    */
   private convChunking(kind: ConvKind, g: ConvGeometry, P: number): { job: { images: number; slotBytes: number }; scratchFloats: number } {
     const threads = this.pool ? this.pool.size + 1 : 1;
-    let images = Math.max(1, Math.floor(CONV_CHUNK_BYTES / convSlotBytes(g, P, 1)));
+    let images = Math.max(1, Math.floor(CONV_CHUNK_BYTES / convSlotBytes(kind, g, P, 1)));
     if (kind !== "rowsTimesCols") images = Math.min(images, Math.max(1, Math.floor(g.N / (threads * PASS_CHUNKS_PER_THREAD))));
     images = Math.min(images, g.N);
-    const slotBytes = convSlotBytes(g, P, images);
+    const slotBytes = convSlotBytes(kind, g, P, images);
     return { job: { images, slotBytes }, scratchFloats: (threads * slotBytes) / 4 };
   }
 
