@@ -25,6 +25,11 @@
  *
  *   im2col(x, cols, N, C, H, W, KH, KW, S, P, OH, OW)   cols (N*OH*OW, C*KH*KW) overwritten
  *   col2im(cols, x, N, C, H, W, KH, KW, S, P, OH, OW)   x (N,C,H,W) += the adjoint of im2col
+ *
+ * For a 4x4 kernel the lowerings (conv-chunks.ts) skip cols on the way into a product: the
+ * functions after emitCol2im below pack im2col's rows straight into the micro-kernel's
+ * layouts (im2colPackB for a B panel, padImages then im2colPackA for an A block), and unpadAdd
+ * adds back what col2im summed into padded images. Beside them here, with the cols they replace.
  * Pointers are byte offsets; sizes are counts of elements.
  */
 import { Code, f32, i32, v128 } from "./emit.js";
