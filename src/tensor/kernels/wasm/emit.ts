@@ -348,3 +348,36 @@ export function moduleBytes(memory: MemoryImport, functions: readonly Code[], ex
 
   return new Uint8Array(out);
 }
+
+/**
+ * Stores the 4x4 transposition of four f32x4 locals row[0..3], through the locals t[0..3]: column q
+ * of the four rows (row r in lane r) goes to the address `address()` pushes, plus offset(q). Eight
+ * shuffles: t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r0[2] r1[2] r0[3] r1[3]), t2 and t3 likewise for
+ * r2 and r3; column q is then t's halves, (t0 lo, t2 lo), (t0 hi, t2 hi), (t1 lo, t3 lo), (t1 hi, t3 hi).
+ */
+export function storeTransposed4(f: Code, row: readonly number[], t: readonly number[], address: () => void, offset: (q: number) => number): void {
+  f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
+  f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
+  f.get(row[2]!).get(row[3]!).shuffle32(0, 4, 1, 5).set(t[2]!);
+  f.get(row[2]!).get(row[3]!).shuffle32(2, 6, 3, 7).set(t[3]!);
+  const cols: [number, number, number, number, number][] = [
+    [t[0]!, t[2]!, 0, 1, 0], [t[0]!, t[2]!, 2, 3, 1], [t[1]!, t[3]!, 0, 1, 2], [t[1]!, t[3]!, 2, 3, 3],
+  ];
+  for (const [u, v, l0, l1, q] of cols) {
+    address();
+    f.get(u).get(v).shuffle32(l0, l1, l0 + 4, l1 + 4).v128Store(offset(q));
+  }
+}
+
+/**
+ * The same for two rows, row[0] and row[1] (through t[0] and t[1]): column q's pair is 64-bit
+ * lane q%2 of t[q>>1], stored (two floats) at `address()` plus offset(q).
+ */
+export function storeTransposedPair(f: Code, row: readonly number[], t: readonly number[], address: () => void, offset: (q: number) => number): void {
+  f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
+  f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
+  for (let q = 0; q < 4; q++) {
+    address();
+    f.get(t[q >> 1]!).v128Store64Lane(offset(q), q & 1);
+  }
+}

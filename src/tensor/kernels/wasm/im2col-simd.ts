@@ -32,7 +32,7 @@
  * adds back what col2im summed into padded images. Beside them here, with the cols they replace.
  * Pointers are byte offsets; sizes are counts of elements.
  */
-import { Code, f32, i32, v128 } from "./emit.js";
+import { Code, f32, i32, storeTransposed4, storeTransposedPair, v128 } from "./emit.js";
 
 /** Emits for (v = 0; v < bound; v++) { body } into f, v and bound locals. */
 function countUp(f: Code, v: number, bound: number, body: () => void): void {
@@ -315,23 +315,12 @@ export function emitIm2colPackA(w: number): Code {
       // kernel row k of channel c: off = c*plane + k*rowStep; its four columns go to d + kw*w*4
       for (let g = 0; g + 4 <= w; g += 4) {
         for (let q = 0; q < 4; q++) f.get(base[g + q]!).get(off).add().v128Load().set(row[q]!);
-        // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r0[2] r1[2] r0[3] r1[3]), t2, t3 likewise for r2, r3;
-        // column kw of the four rows = halves of t: (t0 lo, t2 lo), (t0 hi, t2 hi), (t1 lo, t3 lo), (t1 hi, t3 hi)
-        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
-        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
-        f.get(row[2]!).get(row[3]!).shuffle32(0, 4, 1, 5).set(t[2]!);
-        f.get(row[2]!).get(row[3]!).shuffle32(2, 6, 3, 7).set(t[3]!);
-        const cols: [number, number, number, number, number][] = [
-          [t[0]!, t[2]!, 0, 1, 0], [t[0]!, t[2]!, 2, 3, 1], [t[1]!, t[3]!, 0, 1, 2], [t[1]!, t[3]!, 2, 3, 3],
-        ];
-        for (const [u, v, l0, l1, kw] of cols) f.get(d).get(u).get(v).shuffle32(l0, l1, l0 + 4, l1 + 4).v128Store((kw * w + g) * 4);
+        storeTransposed4(f, row, t, () => f.get(d), (kw) => (kw * w + g) * 4); // column kw of the four rows to d + (kw*w + g)*4
       }
       if (w % 4 === 2) {
-        // the strip's last two rows: column kw's pair is 64-bit lane kw%2 of t[kw>>1]
+        // the strip's last two rows: column kw's pair to d + (kw*w + w-2)*4
         for (let q = 0; q < 2; q++) f.get(base[w - 2 + q]!).get(off).add().v128Load().set(row[q]!);
-        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
-        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
-        for (let kw = 0; kw < 4; kw++) f.get(d).get(t[kw >> 1]!).v128Store64Lane((kw * w + w - 2) * 4, kw & 1);
+        storeTransposedPair(f, row, t, () => f.get(d), (kw) => (kw * w + w - 2) * 4);
       }
       f.inc(d, 16 * w);
       f.incBy(off, rowStep);

@@ -30,7 +30,7 @@ import type { BatchNormKernel } from "../batch-norm.js";
 import type { ConvLowering } from "../conv-lowering.js";
 import { patchDims } from "../conv-lowering.js";
 import type { ConvGeometry } from "../im2col.js";
-import { Code, i32, moduleBytes, v128 } from "./emit.js";
+import { Code, i32, moduleBytes, storeTransposed4, storeTransposedPair, v128 } from "./emit.js";
 import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackA, emitIm2colPackB, emitNchwToRows, emitPadImages, emitRowsToNchw, emitUnpadAdd } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
 import { emitAdd } from "./elementwise-simd.js";
@@ -361,28 +361,13 @@ function emitPackT(w: number): Code {
           // row[q] = X[js + 4g + q][p : p+4]
           f.get(x).get(ld).i32(4 * g + q).mul().add().get(p).i32(4).mul().add().v128Load().set(row[q]!);
         }
-        // t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r0[2] r1[2] r0[3] r1[3]), t2, t3 likewise for r2, r3
-        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
-        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
-        f.get(row[2]!).get(row[3]!).shuffle32(0, 4, 1, 5).set(t[2]!);
-        f.get(row[2]!).get(row[3]!).shuffle32(2, 6, 3, 7).set(t[3]!);
-        // column p+q of the 4 rows = halves of t: (t0 lo, t2 lo), (t0 hi, t2 hi), (t1 lo, t3 lo), (t1 hi, t3 hi)
-        const cols: [number, number, number, number, number][] = [
-          [t[0]!, t[2]!, 0, 1, 0], [t[0]!, t[2]!, 2, 3, 1], [t[1]!, t[3]!, 0, 1, 2], [t[1]!, t[3]!, 2, 3, 3],
-        ];
-        for (const [u, v, l0, l1, q] of cols) {
-          // dst + ((p+q)*w + 4g)*4
-          f.get(dst).get(p).i32(w * 4).mul().add();
-          f.get(u).get(v).shuffle32(l0, l1, l0 + 4, l1 + 4).v128Store(((q * w) + 4 * g) * 4);
-        }
+        // column p+q of the 4 rows to dst + ((p+q)*w + 4g)*4
+        storeTransposed4(f, row, t, () => f.get(dst).get(p).i32(w * 4).mul().add(), (q) => (q * w + 4 * g) * 4);
       }
       if (w % 4 === 2) {
-        // rows js+w-2 and js+w-1: t0 = (r0[0] r1[0] r0[1] r1[1]), t1 = (r0[2] r1[2] r0[3] r1[3]); column
-        // p+q's pair is 64-bit lane q%2 of t[q>>1], stored at dst + ((p+q)*w + w-2)*4.
+        // rows js+w-2 and js+w-1: column p+q's pair to dst + ((p+q)*w + w-2)*4
         for (let q = 0; q < 2; q++) f.get(x).get(ld).i32(w - 2 + q).mul().add().get(p).i32(4).mul().add().v128Load().set(row[q]!);
-        f.get(row[0]!).get(row[1]!).shuffle32(0, 4, 1, 5).set(t[0]!);
-        f.get(row[0]!).get(row[1]!).shuffle32(2, 6, 3, 7).set(t[1]!);
-        for (let q = 0; q < 4; q++) f.get(dst).get(p).i32(w * 4).mul().add().get(t[q >> 1]!).v128Store64Lane((q * w + w - 2) * 4, q & 1);
+        storeTransposedPair(f, row, t, () => f.get(dst).get(p).i32(w * 4).mul().add(), (q) => (q * w + w - 2) * 4);
       }
       f.inc(p, 4).br(0).end().end();
       // Leftover columns p in kc4..kc: dst[p*w + r] = X[js+r][p].
