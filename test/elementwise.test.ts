@@ -29,8 +29,30 @@ describe("the element-wise sum", () => {
         const out = new Float32Array(n).fill(NaN);
         get().add(a, b, out);
         expect(firstBitDifference(out, Float32Array.from(a, (v, i) => Math.fround(v + b[i]!))), `n ${n}`).toBe(-1);
+        const inA = a.slice(), inB = b.slice(); // written in place, over either input
+        get().add(inA, b, inA);
+        get().add(a, inB, inB);
+        expect(firstBitDifference(inA, out), `n ${n}, out = a`).toBe(-1);
+        expect(firstBitDifference(inB, out), `n ${n}, out = b`).toBe(-1);
       }
     });
+
+  it("a tensor added to two others gets the sum of both gradients through the active kernel's sum (the conv critic's label planes)", () => {
+    const calls: number[] = [];
+    const spy = { ...matmulBlocked, elementwise: { add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
+    setMatmulKernel(spy);
+    try {
+      const y = T.tensor([2, 3], [1, 1, 1, 1, 1, 1], true);
+      const x1 = T.tensor([2, 3], [1, 2, 3, 4, 5, 6]), x2 = T.tensor([2, 3], [0, 0, 0, 0, 0, 0]);
+      const loss = T.sum(T.add(T.mul(T.add(x1, y), T.tensor([2, 3], [1, 2, 3, 4, 5, 6])), T.mul(T.add(x2, y), T.tensor([2, 3], [10, 10, 10, 10, 10, 10]))));
+      calls.length = 0;
+      loss.backward();
+      expect(Array.from(y.grad!)).toEqual([11, 12, 13, 14, 15, 16]);
+      expect(calls).toContain(6); // the second contribution added by the kernel's sum
+    } finally {
+      setMatmulKernel(matmulBlocked);
+    }
+  });
 
   it("a same-shape add takes the active kernel's sum", () => {
     const calls: number[] = [];

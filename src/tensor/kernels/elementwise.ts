@@ -11,7 +11,7 @@
 import { matmulKernel } from "./matmul.js";
 
 export interface ElementwiseKernel {
-  /** out[i] = a[i] + b[i], in float32; a, b and out of the same length. */
+  /** out[i] = a[i] + b[i], in float32; a, b and out of the same length; out may be a or b. */
   add(a: Float32Array, b: Float32Array, out: Float32Array): void;
 }
 

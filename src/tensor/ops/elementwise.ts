@@ -127,7 +127,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
         // b has a's shape: its gradient is g itself, in a buffer of its own (a may hold g's); a fresh
         // one is a copy (a memcpy), not an addition into zeros
         const { grad, accumulate } = b.gradTarget();
-        if (accumulate) for (let i = 0; i < g.length; i++) grad[i]! += g[i]!;
+        if (accumulate) elementwiseKernel().add(grad, g, grad); // the conv critic's label planes, used by reals and fakes
         else grad.set(g);
         return;
       }
