@@ -37,9 +37,41 @@ describe("the element-wise sum", () => {
       }
     });
 
+  for (const [name, get] of kernels)
+    it(`${name}: column sums added row after row in float32, as the reference, at every width up to 37 and at 1001 (split across threads), and over rows in two calls as in one`, () => {
+      const prng = new Prng(6);
+      for (const [rows, cols] of [...Array.from({ length: 37 }, (_, i) => [1 + (i % 5), i + 1] as const), [3, 1001] as const, [130, 514] as const]) {
+        const g = prng.fillUniform(new Float32Array(rows * cols), -1, 1);
+        for (let i = 0; i < Math.min(g.length, SPECIAL.length); i++) g[i] = SPECIAL[i]!;
+        const start = prng.fillUniform(new Float32Array(cols), -1, 1);
+        const want = start.slice(), got = start.slice();
+        referenceElementwise.addColumnSums(g, rows, cols, want);
+        get().addColumnSums(g, rows, cols, got);
+        expect(firstBitDifference(got, want), `${rows}x${cols}`).toBe(-1);
+        const r1 = rows >> 1, parts = start.slice(); // rows [0, r1) then [r1, rows)
+        get().addColumnSums(g.subarray(0, r1 * cols), r1, cols, parts);
+        get().addColumnSums(g.subarray(r1 * cols), rows - r1, cols, parts);
+        expect(firstBitDifference(parts, want), `${rows}x${cols} in two calls`).toBe(-1);
+      }
+    });
+
+  it("a linear layer's bias gradient is the active kernel's column sums of dY", () => {
+    const calls: number[][] = [];
+    const spy = { ...matmulBlocked, elementwise: { ...referenceElementwise, addColumnSums: (g: Float32Array, rows: number, cols: number, out: Float32Array) => { calls.push([rows, cols]); referenceElementwise.addColumnSums(g, rows, cols, out); } } };
+    setMatmulKernel(spy);
+    try {
+      const x = T.tensor([2, 3], [1, 2, 3, 4, 5, 6]), w = T.tensor([2, 3], [1, 0, 0, 0, 1, 0], true), b = T.tensor([2], [0, 0], true);
+      T.sum(T.mul(T.linear(x, w, b), T.tensor([2, 2], [1, 2, 3, 4]))).backward();
+      expect(Array.from(b.grad!)).toEqual([4, 6]);
+      expect(calls).toEqual([[2, 2]]);
+    } finally {
+      setMatmulKernel(matmulBlocked);
+    }
+  });
+
   it("a tensor added to two others gets the sum of both gradients through the active kernel's sum (the conv critic's label planes)", () => {
     const calls: number[] = [];
-    const spy = { ...matmulBlocked, elementwise: { add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
+    const spy = { ...matmulBlocked, elementwise: { ...referenceElementwise, add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
     setMatmulKernel(spy);
     try {
       const y = T.tensor([2, 3], [1, 1, 1, 1, 1, 1], true);
@@ -56,7 +88,7 @@ describe("the element-wise sum", () => {
 
   it("a same-shape add takes the active kernel's sum", () => {
     const calls: number[] = [];
-    const spy = { ...matmulBlocked, elementwise: { add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
+    const spy = { ...matmulBlocked, elementwise: { ...referenceElementwise, add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
     setMatmulKernel(spy);
     try {
       const x = T.tensor([2, 3], [1, 2, 3, 4, 5, 6]), y = T.tensor([2, 3], [6, 5, 4, 3, 2, 1]);

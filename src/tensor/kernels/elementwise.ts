@@ -13,11 +13,20 @@ import { matmulKernel } from "./matmul.js";
 export interface ElementwiseKernel {
   /** out[i] = a[i] + b[i], in float32; a, b and out of the same length; out may be a or b. */
   add(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /**
+   * out[c] += g[0, c] + ... + g[rows-1, c], g (rows, cols): a linear layer's bias gradient. One
+   * float32 add per row, in row order, starting from out, so a sum over rows r1 + r2 made in two
+   * calls rounds exactly as one call over both (the mlp critic's one batch relies on it).
+   */
+  addColumnSums(g: Float32Array, rows: number, cols: number, out: Float32Array): void;
 }
 
 export const referenceElementwise: ElementwiseKernel = {
   add(a, b, out) {
     for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+  },
+  addColumnSums(g, rows, cols, out) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c]! += g[r * cols + c]!;
   },
 };
 

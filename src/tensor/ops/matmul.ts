@@ -4,6 +4,7 @@
  *   Y = A·B      =>  dA += dY·Bᵀ,  dB += Aᵀ·dY
  *   Y = X·Wᵀ + b =>  dX += dY·W,   dW += dYᵀ·X,  db += column sums of dY
  */
+import { elementwiseKernel } from "../kernels/elementwise.js";
 import { gemm } from "../kernels/matmul.js";
 import { allocForOverwrite } from "../storage.js";
 import { Tensor, shapeStr } from "../tensor.js";
@@ -52,9 +53,6 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
       const t = w.gradTarget();
       gemm(true, false, O, I, B, g, x.data, t.grad, t.accumulate); // dW (+)= dYᵀ (O,B) · X (B,I)
     }
-    if (b?.requiresGrad) {
-      const gb = b.gradBuffer();
-      for (let r = 0; r < B; r++) for (let o = 0; o < O; o++) gb[o]! += g[r * O + o]!;
-    }
+    if (b?.requiresGrad) elementwiseKernel().addColumnSums(g, B, O, b.gradBuffer()); // db += column sums of dY
   });
 }

@@ -33,7 +33,7 @@ import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, storeTransposed4, storeTransposedPair, v128 } from "./emit.js";
 import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackA, emitIm2colPackB, emitNchwToRows, emitPadImages, emitRowsToNchw, emitUnpadAdd } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
-import { emitAdd } from "./elementwise-simd.js";
+import { emitAdd, emitAddColumnSums } from "./elementwise-simd.js";
 import { emitClip, emitRmsprop } from "./optimizer-simd.js";
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
 import type { Pass, SpawnWorker } from "./pool.js";
@@ -129,6 +129,8 @@ export interface KernelExports {
   /** kernels/wasm/im2col-simd.ts: cols (N*OH*OW, C*KH*KW) from an image, and its adjoint (+=). */
   im2col(x: number, cols: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
   col2im(cols: number, x: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
+  /** out[c] += Σ over rows of g[r, c], rows ld floats apart (elementwise-simd.ts). */
+  addColumnSums(g: number, rows: number, cols: number, ld: number, out: number): void;
   /** x (+)= the inside of padded images; written over from a bias when asked (im2col-simd.ts). */
   unpadAdd(xp: number, x: number, N: number, C: number, H: number, W: number, P: number, overwrite: number, bias: number): void;
   /** Images with zeros around every plane (im2col-simd.ts). */
@@ -401,19 +403,19 @@ export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: numb
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
   // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
-  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images, 26 unpadAdd.
+  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images, 26 unpadAdd, 27 addColumnSums.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
-    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr), emitUnpadAdd(),
+    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr), emitUnpadAdd(), emitAddColumnSums(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
-    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25, unpadAdd: 26,
+    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25, unpadAdd: 26, addColumnSums: 27,
   });
 }
 
@@ -778,12 +780,18 @@ class SimdKernel implements SimdMatmul {
     },
   };
 
-  /** The same-shape sum in this kernel's memory (elementwise-simd.ts), on every thread when big enough. */
+  /** The same-shape sum and a bias's column sums in this kernel's memory (elementwise-simd.ts), on every thread when big enough. */
   readonly elementwise: ElementwiseKernel = {
     add: (a, b, out) => {
       const n = a.length;
       const [pa, pb, pout] = this.place(input(a, n), input(b, n), output(out, n));
       this.pass("add", [pa, pb, pout, n], 3, [4, 4, 4, 0], n, 16, n);
+      this.finish();
+    },
+    addColumnSums: (g, rows, cols, out) => {
+      const [pg, pout] = this.place(input(g, rows * cols), output(out, cols, true));
+      // split by columns: each thread sums its columns over every row, in row order
+      this.pass("addColumnSums", [pg, rows, cols, cols, pout], 2, [4, 0, 0, 0, 4], cols, 16, rows * cols);
       this.finish();
     },
   };
