@@ -85,7 +85,11 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {})
     const g = y.grad!;
     if (w.requiresGrad) lower.addAtTimesIm2col(g, O, x.data, geom, w.gradBuffer(), cols); // dW += dYᵀ (O,R) · cols (R,CKK)
     if (b?.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, S);
-    if (x.requiresGrad) lower.addCol2imOfProduct(g, O, w.data, geom, x.gradBuffer()); // dx += col2im(dY (R,O) · W (O,CKK))
+    if (x.requiresGrad) {
+      // a fresh gradient is written over (zeros, then col2im adds into them chunk by chunk), not zero-filled first
+      const { grad, accumulate } = x.gradTarget();
+      lower.addCol2imOfProduct(g, O, w.data, geom, grad, { overwrite: !accumulate }); // dx (+)= col2im(dY (R,O) · W (O,CKK))
+    }
   });
 }
 
