@@ -17,14 +17,7 @@
  * exact, and in float64 as the reference, only in another order. The normalisation and the input
  * gradient are float32 lane arithmetic, where the reference rounds once from float64.
  */
-import { Code, f32, f64, i32, v128 } from "./emit.js";
-
-/** for (v = 0; v < bound; v++) { body }, bound a local. */
-function loop(f: Code, v: number, bound: number, body: () => void): void {
-  f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
-  body();
-  f.inc(v, 1).br(0).end().end();
-}
+import { Code, countUp, f32, f64, i32, v128 } from "./emit.js";
 
 /** while (p < end) { body }: the body advances p. */
 function whileBelow(f: Code, p: number, end: number, body: () => void): void {
@@ -86,7 +79,7 @@ function emitSums(nSources: number, nOutputs: number, withMean: boolean, vecTerm
   f.get(S).i32(1).eq().if();
   {
     // (N, C): four channels at a time into out[c..c+3] as two f64x2 (q = c*8 bytes)
-    loop(f, n, N, () => {
+    countUp(f, n, N, () => {
       f.i32(0).set(c);
       f.block().loop().get(c).i32(4).add().get(C).leU().eqz().brIf(1);
       f.get(c).i32(8).mul().set(q);
@@ -119,7 +112,7 @@ function emitSums(nSources: number, nOutputs: number, withMean: boolean, vecTerm
   f.else();
   {
     // (N, C, S): a run of S per (n, c), accumulated in two f64x2 and a scalar per output
-    loop(f, n, N, () => loop(f, c, C, () => {
+    countUp(f, n, N, () => countUp(f, c, C, () => {
       f.get(c).i32(8).mul().set(q);
       if (withMean) f.get(mean).get(q).add().f64Load().tee(muS).f64x2Splat().tee(mu).set(mu2);
       for (const [a0, a1] of acc) f.f32x4Const(0).tee(a0!).set(a1!);
@@ -248,7 +241,7 @@ function emitElementwise(kind: "normalize" | "inputGrad"): Code {
   };
   const body = (acc: boolean): void => {
     f.get(S).i32(1).eq().if();
-    loop(f, n, N, () => {
+    countUp(f, n, N, () => {
       f.i32(0).set(c);
       f.block().loop().get(c).i32(4).add().get(C).leU().eqz().brIf(1);
       f.get(c).i32(4).mul().set(q);
@@ -262,7 +255,7 @@ function emitElementwise(kind: "normalize" | "inputGrad"): Code {
       f.inc(c, 1).br(0).end().end();
     });
     f.else();
-    loop(f, n, N, () => loop(f, c, C, () => {
+    countUp(f, n, N, () => countUp(f, c, C, () => {
       f.get(c).i32(4).mul().set(q);
       perChannel(false);
       ks.forEach((s, i) => f.get(s).f32x4Splat().set(k[i]!));

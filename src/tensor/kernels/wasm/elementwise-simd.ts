@@ -4,7 +4,7 @@
  * count n and runs over ceil(n/4) vectors (every array starts a 64-byte-aligned region, so the
  * last vector's extra lanes stay inside it). Emitted by our own `emit.ts`.
  */
-import { Code, f32, i32, v128 } from "./emit.js";
+import { Code, countUp, f32, i32, v128 } from "./emit.js";
 
 /** add(a, b, out, n): out = a + b per lane (f32x4.add, one rounding as the reference). */
 export function emitAdd(): Code {
@@ -40,10 +40,11 @@ export function emitAddColumnSums(): Code {
     if (width === 1) f.get(out).get(c).i32(4).mul().add().f32Load().set(s);
     else for (let v = 0; v < vecs; v++) f.get(out).get(c).i32(4).mul().add().v128Load(16 * v).set(acc[v]!);
     f.get(g).get(c).i32(4).mul().add().set(p);
-    f.i32(0).set(r).block().loop().get(r).get(rows).geU().brIf(1);
-    if (width === 1) f.get(s).get(p).f32Load().f32Add().set(s);
-    else for (let v = 0; v < vecs; v++) f.get(acc[v]!).get(p).v128Load(16 * v).f32x4Add().set(acc[v]!);
-    f.incBy(p, stride).inc(r, 1).br(0).end().end();
+    countUp(f, r, rows, () => {
+      if (width === 1) f.get(s).get(p).f32Load().f32Add().set(s);
+      else for (let v = 0; v < vecs; v++) f.get(acc[v]!).get(p).v128Load(16 * v).f32x4Add().set(acc[v]!);
+      f.incBy(p, stride);
+    });
     if (width === 1) f.get(out).get(c).i32(4).mul().add().get(s).f32Store();
     else for (let v = 0; v < vecs; v++) f.get(out).get(c).i32(4).mul().add().get(acc[v]!).v128Store(16 * v);
     f.inc(c, width).br(0).end().end();

@@ -381,3 +381,10 @@ export function storeTransposedPair(f: Code, row: readonly number[], t: readonly
     f.get(t[q >> 1]!).v128Store64Lane(offset(q), q & 1);
   }
 }
+
+/** Emits for (v = 0; v < bound; v++) { body } into f; v and bound are locals. */
+export function countUp(f: Code, v: number, bound: number, body: () => void): void {
+  f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
+  body();
+  f.inc(v, 1).br(0).end().end();
+}

@@ -32,14 +32,8 @@
  * adds back what col2im summed into padded images. Beside them here, with the cols they replace.
  * Pointers are byte offsets; sizes are counts of elements.
  */
-import { Code, f32, i32, storeTransposed4, storeTransposedPair, v128 } from "./emit.js";
+import { Code, countUp, f32, i32, storeTransposed4, storeTransposedPair, v128 } from "./emit.js";
 
-/** Emits for (v = 0; v < bound; v++) { body } into f, v and bound locals. */
-function countUp(f: Code, v: number, bound: number, body: () => void): void {
-  f.i32(0).set(v).block().loop().get(v).get(bound).geU().brIf(1);
-  body();
-  f.inc(v, 1).br(0).end().end();
-}
 
 /** Which of the two: im2col copies image runs into cols, col2im adds cols runs into the image. */
 type Direction = "im2col" | "col2im";
