@@ -84,14 +84,17 @@ const align64 = (n: number): number => Math.ceil(n / 64) * 64;
  */
 export function convSlotBytes(kind: ConvKind, g: ConvGeometry, P: number, images: number): number {
   const rows = images * g.OH * g.OW;
-  const padded = images * g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
-  return align64(rows * P * 4) + colsBytes(g, images) + (kind === "col2imOfProduct" ? align64(padded * 4) : 0);
+  return align64(rows * P * 4) + colsBytes(g, images) + (kind === "col2imOfProduct" ? align64(paddedFloats(g, images) * 4) : 0);
 }
 
 /** Bytes of a chunk's cols region (see convSlotBytes). */
 function colsBytes(g: ConvGeometry, images: number): number {
-  const padded = images * g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
-  return align64(Math.max(images * g.OH * g.OW * g.C * g.KH * g.KW, padded) * 4);
+  return align64(Math.max(images * g.OH * g.OW * g.C * g.KH * g.KW, paddedFloats(g, images)) * 4);
+}
+
+/** Floats of `images` images padded as padImages pads them: (images, C, H + 2P, W + 2P). */
+function paddedFloats(g: ConvGeometry, images: number): number {
+  return images * g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
 }
 
 /** Chunks (or, for rowsTimesCols, segments) the job has for threads to claim. */

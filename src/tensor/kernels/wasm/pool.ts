@@ -3,19 +3,20 @@
  * same shared WebAssembly.Memory, and helps compute C, or helps with a pass over a batch (the
  * activations, the sum, the optimizer's, batch norm's: `runPass`, cut by images or runs of floats),
  * or with a convolution's lowering (`runConv`, cut by chunks of images: conv-chunks.ts). Jobs
- * travel through a control block of i32 words at the start of that memory, not through messages: the caller writes the job, bumps SEQ and notifies; each worker,
- * polling SEQ for a while after its last job and then asleep in Atomics.wait (`spinWhile`),
- * computes, bumps DONE and notifies; the caller polls, then waits, until DONE counts every worker.
- * Atomics.wait is allowed on Node's main thread and in browser Web Workers (not on a browser's
- * main thread).
+ * travel through a control block of i32 words at the start of that memory, not through messages:
+ * the caller writes the job, bumps SEQ and notifies; each worker, polling SEQ for a while after
+ * its last job and then asleep in Atomics.wait (`spinWhile`), computes, bumps DONE and notifies;
+ * the caller polls, then waits, until DONE counts every worker. Atomics.wait is allowed on Node's
+ * main thread and in browser Web Workers (not on a browser's main thread).
  *
  * The work is C's rows cut into chunks of whole tiles, about four per thread (or its columns, one
  * chunk per thread: see CHUNKS_PER_THREAD), which the threads claim one at a time with Atomics.add
- * on a counter, the calling thread first. So a worker that wakes late (waking from Atomics.wait took about 0.1 ms here, against products of
- * 1-3 ms per thread) or runs slower claims fewer chunks, and the caller waits at most for the last
- * chunk. Measured on a conv training step: the caller's wait fell from 0.77 to 0.61 s per 30
- * batches (about 6% to 4% of the step); the whole step did not measurably change. Every entry of C
- * is still computed by one thread in one fixed order, so results do not depend on who claimed what.
+ * on a counter, the calling thread first. So a worker that wakes late (waking from Atomics.wait
+ * took about 0.1 ms here, against products of 1-3 ms per thread) or runs slower claims fewer
+ * chunks, and the caller waits at most for the last chunk. Measured on a conv training step: the
+ * caller's wait fell from 0.77 to 0.61 s per 30 batches (about 6% to 4% of the step); the whole
+ * step did not measurably change. Every entry of C is still computed by one thread in one fixed
+ * order, so results do not depend on who claimed what.
  *
  * How a worker is started is not decided here: `SpawnWorker` is injected (src/io/workers.ts has
  * Node's worker_threads one), so this file and worker.ts import nothing environment-specific.
