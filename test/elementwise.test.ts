@@ -1,7 +1,8 @@
 /**
  * The element-wise sum (kernels/elementwise.ts): the reference and the SIMD kernel's, on one thread
  * and on two, give the same bits at lengths that do and do not fill the last four-lane vector,
- * with signed zeros, infinities, NaN and sums that round; and a same-shape `add` uses it.
+ * with signed zeros, infinities, NaN and sums that round; and a same-shape `add` uses it. The
+ * column sums (a linear layer's bias gradient) likewise, and the ops that use them.
  */
 import { describe, expect, it } from "vitest";
 import { simdKernelPair } from "./backends.js";
@@ -13,6 +14,24 @@ import { firstBitDifference } from "./gradcheck.js";
 
 const SPECIAL = [0, -0, -0, 0, Infinity, -Infinity, NaN, 1, 3.4e38, 3.4e38, 1e-45, 1, 16777216];
 const PARTNER = [-0, -0, 0, 0, -Infinity, 1, 2, NaN, 3.4e38, -3.4e38, 1e-45, 1e-8, 1];
+
+/**
+ * Runs `body` with the JS kernel active, its element-wise passes the reference's, and each one
+ * called logs its sizes to `calls` (add: the length; addColumnSums: [rows, cols]) before running.
+ */
+function withLoggedElementwise(body: (calls: (number | number[])[]) => void): void {
+  const calls: (number | number[])[] = [];
+  const logged: ElementwiseKernel = {
+    add: (a, b, out) => { calls.push(a.length); referenceElementwise.add(a, b, out); },
+    addColumnSums: (g, rows, cols, out) => { calls.push([rows, cols]); referenceElementwise.addColumnSums(g, rows, cols, out); },
+  };
+  setMatmulKernel({ ...matmulBlocked, elementwise: logged });
+  try {
+    body(calls);
+  } finally {
+    setMatmulKernel(matmulBlocked);
+  }
+}
 
 describe("the element-wise sum", () => {
   const simd = simdKernelPair();
@@ -56,24 +75,16 @@ describe("the element-wise sum", () => {
     });
 
   it("a linear layer's bias gradient is the active kernel's column sums of dY", () => {
-    const calls: number[][] = [];
-    const spy = { ...matmulBlocked, elementwise: { ...referenceElementwise, addColumnSums: (g: Float32Array, rows: number, cols: number, out: Float32Array) => { calls.push([rows, cols]); referenceElementwise.addColumnSums(g, rows, cols, out); } } };
-    setMatmulKernel(spy);
-    try {
+    withLoggedElementwise((calls) => {
       const x = T.tensor([2, 3], [1, 2, 3, 4, 5, 6]), w = T.tensor([2, 3], [1, 0, 0, 0, 1, 0], true), b = T.tensor([2], [0, 0], true);
       T.sum(T.mul(T.linear(x, w, b), T.tensor([2, 2], [1, 2, 3, 4]))).backward();
       expect(Array.from(b.grad!)).toEqual([4, 6]);
       expect(calls).toEqual([[2, 2]]);
-    } finally {
-      setMatmulKernel(matmulBlocked);
-    }
+    });
   });
 
   it("a tensor added to two others gets the sum of both gradients through the active kernel's sum (the conv critic's label planes)", () => {
-    const calls: number[] = [];
-    const spy = { ...matmulBlocked, elementwise: { ...referenceElementwise, add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
-    setMatmulKernel(spy);
-    try {
+    withLoggedElementwise((calls) => {
       const y = T.tensor([2, 3], [1, 1, 1, 1, 1, 1], true);
       const x1 = T.tensor([2, 3], [1, 2, 3, 4, 5, 6]), x2 = T.tensor([2, 3], [0, 0, 0, 0, 0, 0]);
       const loss = T.sum(T.add(T.mul(T.add(x1, y), T.tensor([2, 3], [1, 2, 3, 4, 5, 6])), T.mul(T.add(x2, y), T.tensor([2, 3], [10, 10, 10, 10, 10, 10]))));
@@ -81,22 +92,15 @@ describe("the element-wise sum", () => {
       loss.backward();
       expect(Array.from(y.grad!)).toEqual([11, 12, 13, 14, 15, 16]);
       expect(calls).toContain(6); // the second contribution added by the kernel's sum
-    } finally {
-      setMatmulKernel(matmulBlocked);
-    }
+    });
   });
 
   it("a same-shape add takes the active kernel's sum", () => {
-    const calls: number[] = [];
-    const spy = { ...matmulBlocked, elementwise: { ...referenceElementwise, add: (a: Float32Array, b: Float32Array, out: Float32Array) => { calls.push(a.length); referenceElementwise.add(a, b, out); } } };
-    setMatmulKernel(spy);
-    try {
+    withLoggedElementwise((calls) => {
       const x = T.tensor([2, 3], [1, 2, 3, 4, 5, 6]), y = T.tensor([2, 3], [6, 5, 4, 3, 2, 1]);
       expect(Array.from(T.add(x, y).data)).toEqual([7, 7, 7, 7, 7, 7]);
       expect(Array.from(T.add(x, T.tensor([3], [1, 1, 1])).data)).toEqual([2, 3, 4, 5, 6, 7]); // broadcast: not the same-shape pass
       expect(calls).toEqual([6]);
-    } finally {
-      setMatmulKernel(matmulBlocked);
-    }
+    });
   });
 });
