@@ -22,6 +22,16 @@ describe("Prng", () => {
     expect([b.normal(), b.normal(), b.uniform()]).toEqual(next);
   });
 
+  it("fillNormal draws what successive normal() calls draw, at any length and with a spare pending", () => {
+    const a = new Prng(7), b = new Prng(7);
+    for (const [n, mean, std] of [[0, 0, 1], [1, 0, 1], [6, 0.5, 2], [7, 0, 1], [2, -1, 0.02], [101, 1, 3], [64, 0, 1]] as const) {
+      const got = a.fillNormal(new Float32Array(n), mean, std);
+      const want = Float32Array.from({ length: n }, () => mean + std * b.normal());
+      expect(got).toEqual(want);
+      expect(a.getState()).toEqual(b.getState()); // the four words and the spare
+    }
+  });
+
   it("draws uniforms in [0,1) and normals with mean 0 and variance 1", () => {
     const p = new Prng(1);
     const n = 200_000;

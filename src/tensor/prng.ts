@@ -94,7 +94,37 @@ export class Prng {
 
   /** Fills `out` with normal draws of the given mean and standard deviation. */
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
+    const n = out.length;
+    let i = 0;
+    if (n > 0 && this.spare !== null) out[i++] = mean + std * this.normal();
+    // The pairs inline: the same draws, operations and order as normal() and nextU32(), with the
+    // xoshiro state in locals (a batch's noise is 6,400 draws; this loop takes two thirds the time).
+    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    for (; i + 1 < n; i += 2) {
+      const w1 = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0; // nextU32(), the first uniform
+      let t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+      const w2 = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0; // and the second
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+      const u1 = 1 - (w1 >>> 8) / 16777216;
+      const u2 = (w2 >>> 8) / 16777216;
+      const r = Math.sqrt(-2 * Math.log(u1));
+      out[i] = mean + std * (r * Math.cos(2 * Math.PI * u2));
+      out[i + 1] = mean + std * (r * Math.sin(2 * Math.PI * u2));
+    }
+    [this.s0, this.s1, this.s2, this.s3] = [s0, s1, s2, s3];
+    if (i < n) out[i] = mean + std * this.normal(); // an odd end: its pair's second value waits in spare
     return out;
   }
 
