@@ -52,17 +52,18 @@ function kernelSuite(get: () => MatmulKernel): void {
         expect(maxRelDiff(C, reference(ta, tb, M, N, K, A, B))).toBeLessThan(KERNEL_REL_TOL);
       });
 
-  it("accumulates into C when asked, overwrites otherwise", () => {
-    const [M, N, K] = [9, 11, 6];
-    const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
-    const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
-    const ref = reference(false, false, M, N, K, A, B);
-    const C = new Float32Array(M * N).fill(2);
-    get().gemm(false, false, M, N, K, A, B, C, true);
-    expect(maxRelDiff(C, ref.map((v) => v + 2))).toBeLessThan(KERNEL_REL_TOL);
-    C.fill(5);
-    get().gemm(false, false, M, N, K, A, B, C, false);
-    expect(maxRelDiff(C, ref)).toBeLessThan(KERNEL_REL_TOL);
+  it("accumulates into C when asked, overwrites otherwise (sides of one included)", () => {
+    for (const [M, N, K] of [[9, 11, 6], [9, 11, 1], [1, 11, 6], [9, 1, 6]] as const) {
+      const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+      const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+      const ref = reference(false, false, M, N, K, A, B);
+      const C = new Float32Array(M * N).fill(2);
+      get().gemm(false, false, M, N, K, A, B, C, true);
+      expect(maxRelDiff(C, ref.map((v) => v + 2)), `${M}x${N}x${K}`).toBeLessThan(KERNEL_REL_TOL);
+      C.fill(5);
+      get().gemm(false, false, M, N, K, A, B, C, false);
+      expect(maxRelDiff(C, ref), `${M}x${N}x${K}`).toBeLessThan(KERNEL_REL_TOL);
+    }
   });
 
   it("accumulates across several k blocks and edge tiles, in every transpose variant", () => {
@@ -144,7 +145,7 @@ describe("the simd kernel on two threads", () => {
     const two = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0 });
     const prng = new Prng(5);
     // 64x512x3136 and 32x16x1100 with A transposed are cut into two k segments: a thread each
-    for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2], [64, 512, 3136], [32, 16, 1100]] as const)
+    for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2], [64, 512, 3136], [32, 16, 1100], [64, 1, 3136], [1, 3136, 64], [64, 3136, 1]] as const)
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
         const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
         const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
@@ -165,7 +166,8 @@ describe("the simd kernel's accumulation", () => {
     const prng = new Prng(8);
     // Aᵀ·B with K split into two batches of rows: a weight's gradient over two batches, or over one batch of both
     // (below 2·kc deep, where a deep product is cut into k segments on purpose; 390 spans two k blocks)
-    for (const [M, N, K1, K2] of [[13, 21, 40, 30], [64, 794, 64, 64], [7, 5, 200, 190]] as const)
+    // (M or N of 1: a layer with one output, whose products have a side of one: gemv-simd.ts)
+    for (const [M, N, K1, K2] of [[13, 21, 40, 30], [64, 794, 64, 64], [7, 5, 200, 190], [1, 37, 64, 64], [21, 1, 40, 30]] as const)
       for (const k of kernels) {
         const K = K1 + K2;
         const A = prng.fillUniform(new Float32Array(K * M), -1, 1); // K x M, used transposed

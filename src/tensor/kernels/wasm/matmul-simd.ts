@@ -34,6 +34,7 @@ import { Code, i32, moduleBytes, storeTransposed4, storeTransposedPair, v128 } f
 import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackA, emitIm2colPackB, emitNchwToRows, emitPadImages, emitRowsToNchw, emitUnpadAdd } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
 import { emitAdd, emitAddColumnSums } from "./elementwise-simd.js";
+import { emitGemvCols, emitGemvRows, emitOuter } from "./gemv-simd.js";
 import { emitClip, emitRmsprop } from "./optimizer-simd.js";
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
 import type { Pass, SpawnWorker } from "./pool.js";
@@ -126,6 +127,10 @@ export interface KernelExports {
   packB_T(src: number, ld: number, n: number, kc: number, dst: number): void;
   /** C[0:mc, 0:nc] (row stride ldc bytes) (+)= packed A block · packed B panel; tmp: mr·nr floats. */
   macro(mc: number, nc: number, kc: number, pa: number, pb: number, c: number, ldc: number, add: number, tmp: number): void;
+  /** gemv-simd.ts: products with a side of one (a column, a row, or K = 1). */
+  gemvRows(r: number, ldr: number, x: number, y: number, n: number, K: number, accumulate: number): void;
+  gemvCols(x: number, r: number, ldr: number, y: number, n: number, K: number, accumulate: number): void;
+  outer(a: number, b: number, c: number, M: number, N: number, accumulate: number): void;
   /** kernels/wasm/im2col-simd.ts: cols (N*OH*OW, C*KH*KW) from an image, and its adjoint (+=). */
   im2col(x: number, cols: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
   col2im(cols: number, x: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
@@ -403,19 +408,22 @@ export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: numb
   checkBlocking(bl);
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
   // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
-  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images, 26 unpadAdd, 27 addColumnSums.
+  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images, 26 unpadAdd, 27 addColumnSums,
+  // 28-30 the products with a side of one.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
     emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr), emitUnpadAdd(), emitAddColumnSums(),
+    emitGemvRows(), emitGemvCols(), emitOuter(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
     rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25, unpadAdd: 26, addColumnSums: 27,
+    gemvRows: 28, gemvCols: 29, outer: 30,
   });
 }
 
@@ -580,6 +588,13 @@ const MIN_PARALLEL_TILES = 16;
 // made the default training step 3-8% faster (122-136 -> 118-123 ms per batch, alternating in one
 // sitting); a threshold of 1 << 16 measured the same within the noise (115-120 against 116-126 ms).
 const MIN_PARALLEL_PASS = 1 << 18;
+/**
+ * tanh counts as this many floats against MIN_PARALLEL_PASS: float64 arithmetic and a division per
+ * value make it about 4 ns a value, against well under 1 for the other passes. The generator's last
+ * layer (64 x 784 values) then runs on every thread: 200-215 us alone against 130-186 shared (six
+ * alternations in one process); 12,544 values measured 50-59 against 38-113 and stay alone.
+ */
+const TANH_WEIGHT = 8;
 /**
  * A chunk of a convolution's lowering (conv-chunks.ts) keeps its rows and cols within this many
  * bytes, so that they stay in a core's cache (1 MiB of L2 here) while packed into the product.
@@ -775,7 +790,7 @@ class SimdKernel implements SimdMatmul {
     tanh: (x, out) => {
       const n = x.length;
       const [px, pout] = this.place(input(x, n), output(out, n));
-      this.pass("tanh", [px, pout, n], 2, [4, 4, 0], n, 16, n);
+      this.pass("tanh", [px, pout, n], 2, [4, 4, 0], n, 16, n * TANH_WEIGHT);
       this.finish();
     },
   };
@@ -935,6 +950,7 @@ class SimdKernel implements SimdMatmul {
       if (!accumulate) this.f32.fill(0, c / 4, c / 4 + M * N);
       return;
     }
+    if (this.sideOfOne(job)) return;
     const segments = this.kSegments(job);
     if (segments) {
       if (this.pool && M * N * K >= this.parallel.work) this.pool.runSegments(segments, this.ex);
@@ -945,6 +961,28 @@ class SimdKernel implements SimdMatmul {
     const tiles = M >= N ? Math.ceil(M / this.blocking.mr) : Math.ceil(N / this.blocking.nr); // the side pool.run splits
     if (this.pool && M * N * K >= this.parallel.work && tiles >= this.parallel.tiles) this.pool.run(job, this.ex);
     else runSlice(this.ex, this.blocking, job, slotScratch(this.blocking, 0), 0, M, 0, N);
+  }
+
+  /**
+   * A product with a side of one (gemv-simd.ts), on the calling thread: C a column (N = 1), a row
+   * (M = 1), or op(A)'s column times op(B)'s row (K = 1). The blocked kernel pads such a product to
+   * whole tiles and packs it: the conv critic's last layer, 64x1x3136 forward, 64x3136x1 and
+   * 1x3136x64 backward, took 113-144, 144-155 and 76-124 us in a training step. False for any
+   * other product. The vector side of each is contiguous whatever its transpose flag.
+   */
+  private sideOfOne(job: Job): boolean {
+    const { transA, transB, M, N, K, a, b, c } = job;
+    const acc = job.accumulate ? 1 : 0;
+    const ex = this.ex;
+    if (K === 1) ex.outer(a, b, c, M, N, acc);
+    else if (N === 1) {
+      if (transA) ex.gemvCols(b, a, M * 4, c, M, K, acc); // C[i] = Σk b[k]·A[k, i], A stored (K,M)
+      else ex.gemvRows(a, K * 4, b, c, M, K, acc); // C[i] = A[i, :]·b
+    } else if (M === 1) {
+      if (transB) ex.gemvRows(b, K * 4, a, c, N, K, acc); // C[j] = B[j, :]·a, B stored (N,K)
+      else ex.gemvCols(a, b, N * 4, c, N, K, acc); // C[j] = Σk a[k]·B[k, j]
+    } else return false;
+    return true;
   }
 
   /**
