@@ -66,6 +66,27 @@ function kernelSuite(get: () => MatmulKernel): void {
     }
   });
 
+  it("starts C from a bias row: bit for bit the bias written into C's rows, then accumulated", () => {
+    // a side of one, K = 1, edge tiles, K past a k block; C's old contents must not count
+    for (const [M, N, K] of [[9, 11, 6], [1, 11, 6], [9, 1, 6], [9, 11, 1], [70, 21, 300], [131, 517, 40]] as const)
+      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+        const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
+        const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
+        const bias = prng.fillUniform(new Float32Array(N), -1, 1);
+        const want = new Float32Array(M * N);
+        for (let i = 0; i < M; i++) want.set(bias, i * N);
+        get().gemm(ta, tb, M, N, K, A, B, want, true);
+        const C = new Float32Array(M * N).fill(NaN);
+        get().gemm(ta, tb, M, N, K, A, B, C, false, bias);
+        expect(firstBitDifference(C, want), `${M}x${N}x${K} transA=${ta} transB=${tb}`).toBe(-1);
+        C.fill(3);
+        get().gemm(ta, tb, M, N, K, A, B, C, true, bias); // accumulate is ignored with a bias
+        expect(firstBitDifference(C, want), `${M}x${N}x${K} transA=${ta} transB=${tb}, accumulate set`).toBe(-1);
+        const ref = reference(ta, tb, M, N, K, A, B).map((v, i) => v + bias[i % N]!);
+        expect(maxRelDiff(C, ref)).toBeLessThan(KERNEL_REL_TOL);
+      }
+  });
+
   it("accumulates across several k blocks and edge tiles, in every transpose variant", () => {
     const [M, N, K] = [70, 21, 300]; // K > KC: later k blocks add to what the first wrote
     for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {

@@ -18,9 +18,9 @@ export function countingKernel(inner: MatmulKernel): CountingKernel {
     name: inner.name,
     flops: 0,
     counting: true,
-    gemm(transA, transB, M, N, K, A, B, C, accumulate) {
+    gemm(transA, transB, M, N, K, A, B, C, accumulate, bias) {
       if (k.counting) k.flops += 2 * M * N * K;
-      inner.gemm(transA, transB, M, N, K, A, B, C, accumulate);
+      inner.gemm(transA, transB, M, N, K, A, B, C, accumulate, bias);
     },
   };
   return k;

@@ -8,6 +8,8 @@
  *   op(A) is (M,K): A is stored (M,K), or (K,M) when transA
  *   op(B) is (K,N): B is stored (K,N), or (N,K) when transB
  *   C is (M,N); with accumulate the product is added to C, otherwise C is overwritten.
+ * With a bias (N floats), C starts as the bias in every row instead (a linear layer's output), and
+ * the product is added to it exactly as it would be added to C when accumulating.
  */
 import type { ActivationKernel } from "./activations.js";
 import type { BatchNormKernel } from "./batch-norm.js";
@@ -41,14 +43,22 @@ export interface MatmulKernel {
     B: Float32Array,
     C: Float32Array,
     accumulate: boolean,
+    bias?: Float32Array,
   ): void;
+}
+
+/** C's rows set to the bias (its first N floats): what a product with a bias adds to. */
+export function fillRowsWithBias(C: Float32Array, M: number, N: number, bias: Float32Array): void {
+  const row = bias.subarray(0, N);
+  for (let i = 0; i < M; i++) C.set(row, i * N);
 }
 
 /** Reference kernel: the i-k-j triple loop (row of C updated by a scaled row of op(B)). */
 export const matmulNaive: MatmulKernel = {
   name: "naive",
-  gemm(transA, transB, M, N, K, A, B, C, accumulate) {
-    if (!accumulate) C.fill(0, 0, M * N);
+  gemm(transA, transB, M, N, K, A, B, C, accumulate, bias) {
+    if (bias) fillRowsWithBias(C, M, N, bias);
+    else if (!accumulate) C.fill(0, 0, M * N);
     for (let i = 0; i < M; i++) {
       const ci = i * N;
       for (let p = 0; p < K; p++) {
@@ -170,8 +180,9 @@ export function createBlockedMatmul(): MatmulKernel {
   const packB = new Float64Array(KC * NC);
   return {
     name: "blocked",
-    gemm(transA, transB, M, N, K, A, B, C, accumulate) {
-      if (!accumulate) C.fill(0, 0, M * N);
+    gemm(transA, transB, M, N, K, A, B, C, accumulate, bias) {
+      if (bias) fillRowsWithBias(C, M, N, bias);
+      else if (!accumulate) C.fill(0, 0, M * N);
       for (let j0 = 0; j0 < N; j0 += NC) {
         const nc = Math.min(NC, N - j0);
         for (let p0 = 0; p0 < K; p0 += KC) {
@@ -217,12 +228,13 @@ export function setMatmulKernel(k: MatmulKernel): void {
 /** C = op(A)·op(B) (+ C) with the active kernel; see the layout legend at the top of this file. */
 export function gemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number,
-  A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean,
+  A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean, bias?: Float32Array,
 ): void {
   if (M === 0 || N === 0) return;
   if (K === 0) {
-    if (!accumulate) C.fill(0, 0, M * N);
+    if (bias) fillRowsWithBias(C, M, N, bias);
+    else if (!accumulate) C.fill(0, 0, M * N);
     return;
   }
-  active.gemm(transA, transB, M, N, K, A, B, C, accumulate);
+  active.gemm(transA, transB, M, N, K, A, B, C, accumulate, bias);
 }

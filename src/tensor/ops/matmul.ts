@@ -38,9 +38,8 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const O = w.shape[0]!;
   if (b && (b.ndim !== 1 || b.shape[0] !== O))
     throw new Error(`linear: bias ${shapeStr(b.shape)} does not fit weight ${shapeStr(w.shape)}`);
-  const out = allocForOverwrite(B * O); // the bias rows, or gemm's overwrite
-  if (b) for (let r = 0; r < B; r++) out.set(b.data, r * O);
-  gemm(false, true, B, O, I, x.data, w.data, out, b !== undefined); // Y (B,O) (+)= X (B,I) · Wᵀ (I,O)
+  const out = allocForOverwrite(B * O); // written over by gemm, from the bias rows when there is a bias
+  gemm(false, true, B, O, I, x.data, w.data, out, false, b?.data); // Y (B,O) = [b +] X (B,I) · Wᵀ (I,O)
   const inputs = b ? [x, w, b] : [x, w];
   return Tensor.fromOp("linear", [B, O], out, inputs, (y) => {
     const g = y.grad!;

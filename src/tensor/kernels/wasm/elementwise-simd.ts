@@ -51,3 +51,25 @@ export function emitAddColumnSums(): Code {
   }
   return f;
 }
+
+/**
+ * fillRows(src, dst, ld, rows, cols): dst[r, 0..cols) = src[0..cols) for r in 0..rows, dst's rows
+ * ld bytes apart: a product's C starting from a bias. Four floats at a time, then one.
+ */
+export function emitFillRows(): Code {
+  const f = new Code([i32, i32, i32, i32, i32]);
+  const [src, dst, ld, rows, cols] = [0, 1, 2, 3, 4];
+  const [r, j, jEnd] = [f.local(i32), f.local(i32), f.local(i32)];
+  f.get(cols).i32(-4).and_().i32(4).mul().set(jEnd); // bytes in whole vectors
+  countUp(f, r, rows, () => {
+    f.i32(0).set(j);
+    f.block().loop().get(j).get(jEnd).geU().brIf(1);
+    f.get(dst).get(j).add().get(src).get(j).add().v128Load().v128Store();
+    f.inc(j, 16).br(0).end().end();
+    f.block().loop().get(j).get(cols).i32(4).mul().geU().brIf(1);
+    f.get(dst).get(j).add().get(src).get(j).add().f32Load().f32Store();
+    f.inc(j, 4).br(0).end().end();
+    f.incBy(dst, ld);
+  });
+  return f;
+}

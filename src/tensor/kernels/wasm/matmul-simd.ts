@@ -33,7 +33,7 @@ import type { ConvGeometry } from "../im2col.js";
 import { Code, i32, moduleBytes, storeTransposed4, storeTransposedPair, v128 } from "./emit.js";
 import { emitCol2im, emitFillChannels, emitIm2col, emitIm2colPackA, emitIm2colPackB, emitNchwToRows, emitPadImages, emitRowsToNchw, emitUnpadAdd } from "./im2col-simd.js";
 import { emitActivationBackward, emitLeakyRelu, emitRelu, emitTanh } from "./activations-simd.js";
-import { emitAdd, emitAddColumnSums } from "./elementwise-simd.js";
+import { emitAdd, emitAddColumnSums, emitFillRows } from "./elementwise-simd.js";
 import { emitGemvCols, emitGemvRows, emitOuter } from "./gemv-simd.js";
 import { emitClip, emitRmsprop } from "./optimizer-simd.js";
 import { emitBnGradSums, emitBnInputGrad, emitBnNormalize, emitBnSquares, emitBnSum } from "./batch-norm-simd.js";
@@ -131,6 +131,8 @@ export interface KernelExports {
   gemvRows(r: number, ldr: number, x: number, y: number, n: number, K: number, accumulate: number): void;
   gemvCols(x: number, r: number, ldr: number, y: number, n: number, K: number, accumulate: number): void;
   outer(a: number, b: number, c: number, M: number, N: number, accumulate: number): void;
+  /** dst's rows (ld bytes apart) = src[0..cols): C starting from a bias (elementwise-simd.ts). */
+  fillRows(src: number, dst: number, ld: number, rows: number, cols: number): void;
   /** kernels/wasm/im2col-simd.ts: cols (N*OH*OW, C*KH*KW) from an image, and its adjoint (+=). */
   im2col(x: number, cols: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
   col2im(cols: number, x: number, N: number, C: number, H: number, W: number, KH: number, KW: number, S: number, P: number, OH: number, OW: number): void;
@@ -409,21 +411,21 @@ export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: numb
   // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
   // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
   // 21 tanh, 22 fillChannels, 23-25 the packers straight from images, 26 unpadAdd, 27 addColumnSums,
-  // 28-30 the products with a side of one.
+  // 28-30 the products with a side of one, 31 fillRows.
   const fns = [
     emitTile(bl), emitMacro(bl, 0), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
     emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
     emitRelu(), emitLeakyRelu(), emitActivationBackward(),
     emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
     emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr), emitUnpadAdd(), emitAddColumnSums(),
-    emitGemvRows(), emitGemvCols(), emitOuter(),
+    emitGemvRows(), emitGemvCols(), emitOuter(), emitFillRows(),
   ];
   return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
     macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
     relu: 10, leakyRelu: 11, activationBackward: 12,
     bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
     rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25, unpadAdd: 26, addColumnSums: 27,
-    gemvRows: 28, gemvCols: 29, outer: 30,
+    gemvRows: 28, gemvCols: 29, outer: 30, fillRows: 31,
   });
 }
 
@@ -503,6 +505,8 @@ export interface Job {
   b: number;
   c: number;
   accumulate: boolean;
+  /** Where a bias of N floats sits that C starts from in every row (accumulate then ignored); 0 or absent: none. */
+  bias?: number;
 }
 
 /**
@@ -519,12 +523,15 @@ export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, 
       // op(B)[pc:+kc, jc:+nc]: B is (N,K) when transB (rows j), else (K,N) (rows p).
       if (transB) ex.packB_T(b + (jc * K + pc) * 4, K * 4, nc, kc, s.packB);
       else ex.packB_N(b + (pc * N + jc) * 4, N * 4, nc, kc, s.packB);
-      const add = job.accumulate || pc > 0 ? 1 : 0; // the first k block overwrites C
+      const bias = pc === 0 ? job.bias ?? 0 : 0;
+      const add = (job.accumulate && !job.bias) || pc > 0 || bias !== 0 ? 1 : 0; // the first k block overwrites C, or adds to the bias
       for (let ic = i0; ic < i1; ic += bl.mc) {
         const mc = Math.min(bl.mc, i1 - ic);
         // op(A)[ic:+mc, pc:+kc]: A is (K,M) when transA (rows p), else (M,K) (rows i).
         if (transA) ex.packA_N(a + (pc * M + ic) * 4, M * 4, mc, kc, s.packA);
         else ex.packA_T(a + (ic * K + pc) * 4, K * 4, mc, kc, s.packA);
+        // the block's rows start as the bias, here where the macro-kernel is about to read them from cache
+        if (bias !== 0) ex.fillRows(bias + jc * 4, c + (ic * N + jc) * 4, N * 4, mc, nc);
         ex.macro(mc, nc, kc, s.packA, s.packB, c + (ic * N + jc) * 4, N * 4, add, s.tmp);
       }
     }
@@ -714,9 +721,10 @@ class SimdKernel implements SimdMatmul {
     return this.arena.view;
   }
 
-  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void {
-    const [a, b, c] = this.place(input(A, M * K), input(B, K * N), output(C, M * N, accumulate));
-    this.product({ transA, transB, M, N, K, a, b, c, accumulate });
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean, bias?: Float32Array): void {
+    const acc = accumulate && !bias;
+    const [a, b, c, pbias] = this.place(input(A, M * K), input(B, K * N), output(C, M * N, acc), bias ? input(bias, N) : 0);
+    this.product({ transA, transB, M, N, K, a, b, c, accumulate: acc, bias: bias ? pbias : 0 });
     this.finish();
   }
 
@@ -944,8 +952,14 @@ class SimdKernel implements SimdMatmul {
 
   /** C of `job` (+)= op(A)·op(B), all three already in the memory; on every thread if it is big enough. */
   private product(job: Job): void {
+    if (job.M === 0 || job.N === 0) return;
+    if (job.bias && (job.K <= 1 || job.M === 1 || job.N === 1 || this.kSegments(job))) {
+      // C starts as the bias rows, then the product is added: products other than the blocked
+      // kernel's own, which fills each block just before its first k block (runSlice)
+      this.ex.fillRows(job.bias, job.c, job.N * 4, job.M, job.N);
+      job = { ...job, accumulate: true, bias: 0 };
+    }
     const { M, N, K, c, accumulate } = job;
-    if (M === 0 || N === 0) return;
     if (K === 0) {
       if (!accumulate) this.f32.fill(0, c / 4, c / 4 + M * N);
       return;

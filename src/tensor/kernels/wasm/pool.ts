@@ -57,22 +57,26 @@ export const CTL = {
   QUIT: 2,
   /** Non-zero: some worker threw; the job's result is not to be trusted. */
   ERROR: 3,
-  /** The job: transA, transB, M, N, K, a, b, c, accumulate, then rows (1) or columns (0). */
+  /** The job: transA, transB, M, N, K, a, b, c, accumulate, bias, then rows (1) or columns (0). */
   JOB: 4,
   /** Rows (or columns) per chunk, a multiple of the tile's. */
-  CHUNK: 14,
+  CHUNK: 15,
   /** The next chunk to claim: a thread takes chunk Atomics.add(NEXT, 1) until none is left. */
-  NEXT: 15,
+  NEXT: 16,
   /** What the job is: 0 a product (JOB's words), 1 a pass over a batch (CALL's words), 2 k segments, 3 a convolution's lowering by chunks of images (conv-chunks.ts, at CALL). */
-  KIND: 16,
+  KIND: 17,
   /** A pass: export, index of its count argument, units, argument count, f32 mask, args, strides. */
-  CALL: 17,
+  CALL: 18,
   /** KIND 2, a product cut into two k segments: the second segment's job, words as JOB's (the first is at JOB). */
   SEGMENT: 48,
 } as const;
+/** Words of a product's job (writeJob). */
+const JOB_WORDS = 11;
+if (CTL.JOB + JOB_WORDS > CTL.CHUNK || CTL.SEGMENT + JOB_WORDS > CONTROL_BYTES / 4) throw new Error("pool: a product's job does not fit its control words");
 if (CTL.CALL + CONV_JOB_WORDS > CTL.SEGMENT) throw new Error("pool: a convolution's job does not fit its control words");
 /** Arguments of a pass at most (bnNormalize takes the most, ten). */
 const MAX_ARGS = 12;
+if (CTL.CALL + 5 + 2 * MAX_ARGS > CTL.SEGMENT) throw new Error("pool: a pass's call does not fit its control words");
 /** Threads at most, the calling one included (scratch slots in the memory). */
 const MAX_SLOTS = 16;
 /**
@@ -88,15 +92,15 @@ const CHUNKS_PER_THREAD = 4;
 
 /** Writes a job's words at word `at`; readJob is its inverse. */
 function writeJob(ctl: Int32Array, j: Job, rows: boolean, at: number = CTL.JOB): void {
-  const w = [+j.transA, +j.transB, j.M, j.N, j.K, j.a, j.b, j.c, +j.accumulate, +rows];
+  const w = [+j.transA, +j.transB, j.M, j.N, j.K, j.a, j.b, j.c, +j.accumulate, j.bias ?? 0, +rows];
   for (let i = 0; i < w.length; i++) ctl[at + i] = w[i]!;
 }
 
 export function readJob(ctl: Int32Array, at: number = CTL.JOB): { job: Job; rows: boolean } {
-  const w = ctl.subarray(at, at + 10);
+  const w = ctl.subarray(at, at + JOB_WORDS);
   return {
-    job: { transA: w[0] !== 0, transB: w[1] !== 0, M: w[2]!, N: w[3]!, K: w[4]!, a: w[5]!, b: w[6]!, c: w[7]!, accumulate: w[8] !== 0 },
-    rows: w[9] !== 0,
+    job: { transA: w[0] !== 0, transB: w[1] !== 0, M: w[2]!, N: w[3]!, K: w[4]!, a: w[5]!, b: w[6]!, c: w[7]!, accumulate: w[8] !== 0, bias: w[9]! },
+    rows: w[10] !== 0,
   };
 }
 
