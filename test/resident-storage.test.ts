@@ -16,6 +16,12 @@ import { alloc, allocForOverwrite, recycling, setStorageHeap } from "../src/tens
 import { spawnNodeWorker } from "../src/io/workers.js";
 import { Prng } from "../src/tensor/index.js";
 import { firstBitDifference } from "./gradcheck.js";
+import { loadMnist } from "../src/io/mnist.js";
+import { Batcher } from "../src/mnist/batches.js";
+import { IMAGE_SIZE } from "../src/mnist/image.js";
+import { createCritic, createGenerator, MODEL_KINDS } from "../src/gan/models.js";
+import { DEFAULT_CONFIG } from "../src/gan/config.js";
+import { Wgan } from "../src/gan/wgan.js";
 
 const onHeap = (a: Float32Array): boolean => !(a.buffer instanceof SharedArrayBuffer);
 
@@ -160,6 +166,26 @@ for (const [name, make] of KERNELS)
         expect(firstBitDifference(over, want)).toBe(-1);
       }));
 
+    it("the sum written over either of its inputs runs in place (nothing copied); written over a shifted view of one, it is computed aside", () =>
+      recycling(() => {
+        const n = 4099, a0 = rand(n), b0 = rand(n);
+        const want = Float32Array.from(a0, (v, i) => v + b0[i]!);
+        for (const over of ["a", "b"] as const) {
+          const a = resident(a0), b = resident(b0);
+          const before = k.copiedFloats;
+          k.elementwise!.add(a, b, over === "a" ? a : b);
+          expect(k.copiedFloats - before, `written over ${over}`).toBe(0);
+          expect(firstBitDifference(over === "a" ? a : b, want), `written over ${over}`).toBe(-1);
+          expect(firstBitDifference(over === "a" ? b : a, over === "a" ? b0 : a0), "the other input untouched").toBe(-1);
+        }
+        // out one float past a's start: read and written in place, a lane would read a float already written
+        const flat = resident(new Float32Array(n + 1)), b = resident(b0);
+        flat.set(a0);
+        const a = flat.subarray(0, n), shifted = flat.subarray(1, n + 1);
+        k.elementwise!.add(a, b, shifted);
+        expect(firstBitDifference(shifted, want)).toBe(-1);
+      }));
+
     it("a pass whose output is a part of a buffer, 4k+1 floats long, leaves the floats after it alone", () =>
       recycling(() => {
         const flat = resident(rand(64)), x = rand(37);
@@ -195,6 +221,34 @@ for (const [name, make] of KERNELS)
         expect(firstBitDifference(out, Float32Array.from(copy, (v) => (v > 0 ? v : 0)))).toBe(-1);
       }));
   });
+
+describe("a training step on the SIMD kernel", () => {
+  it("copies next to nothing into or out of the kernel: batches, label planes, weights and step buffers all live in its memory", async () => {
+    const k = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker });
+    setMatmulKernel(k);
+    try {
+      const d = loadMnist("test");
+      const B = 32;
+      for (const kind of MODEL_KINDS) {
+        const prng = new Prng(4);
+        const wgan = new Wgan(createGenerator(kind, 100, prng), createCritic(kind, prng), prng, { ...DEFAULT_CONFIG, nCritic: 1 });
+        const batcher = new Batcher({ n: 4 * B, pixels: d.pixels.subarray(0, 4 * B * IMAGE_SIZE), labels: d.labels.subarray(0, 4 * B) }, prng, { batchSize: B });
+        let steps = 0, copied = 0;
+        for (const b of batcher.epoch()) {
+          const before = k.copiedFloats;
+          wgan.step(b.images, b.oneHot, b.index); // a critic step and a generator step
+          if (++steps > 1) copied = Math.max(copied, k.copiedFloats - before);
+        }
+        // Left: the critics' one-float output bias, whose gradient a vector pass cannot write in place
+        // (a batch of images would be 32·784 = 25,088 floats, batch norm's coefficients 3,136 a layer)
+        expect(copied, kind).toBeLessThan(16);
+      }
+    } finally {
+      setMatmulKernel(matmulBlocked);
+      await k.dispose();
+    }
+  });
+});
 
 describe("the storage heap follows the active kernel", () => {
   it("a scope's buffers are on the JavaScript heap again once another kernel is active, and a disposed kernel offers none", async () => {

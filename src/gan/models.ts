@@ -130,6 +130,8 @@ export class ConvCritic extends Module implements Critic {
   readonly fc: Linear;
   /** conv.0, the first convolution, over [image, 10 label planes] */
   private readonly first: Conv2d;
+  /** Each digit's label planes, (10, 10, 28, 28): data, not a parameter (see labelPlanesPart) */
+  private readonly planes = planesOfEachDigit();
   constructor(prng: Prng) {
     super();
     this.first = new Conv2d(1 + NUM_CLASSES, 32, 4, prng, { stride: 2, padding: 1 });
@@ -145,7 +147,7 @@ export class ConvCritic extends Module implements Critic {
 
   /** The critic step scores fakes and reals with the same labels and weights: the label planes' part is made once for both. */
   forwardEach(xs: readonly Tensor[], y: Tensor): Tensor[] {
-    const labels = labelPlanesPart(this.first, y);
+    const labels = labelPlanesPart(this.first, y, this.planes);
     return xs.map((x) => {
       let h = T.add(imagePart(this.first, x), labels);
       for (const layer of this.conv.layers.slice(1)) h = layer.forward(h);
@@ -154,8 +156,17 @@ export class ConvCritic extends Module implements Critic {
   }
 }
 
-/** (10, 10, 28, 28): sample d holds digit d's label planes (plane d all ones, the rest zeros). */
-let planesOfEachDigit: Tensor | undefined;
+/**
+ * (10, 10, 28, 28): sample d holds digit d's label planes (plane d all ones, the rest zeros). Made
+ * once per critic, for as long as it lives: in the matmul kernel's memory when it has one (as the
+ * critic's weights are), where convolutions read it in place instead of copying it in every step.
+ */
+function planesOfEachDigit(): Tensor {
+  const planes = labelPlanes(T.tensor([NUM_CLASSES, NUM_CLASSES], Array.from({ length: NUM_CLASSES * NUM_CLASSES }, (_, i) => (i % (NUM_CLASSES + 1) === 0 ? 1 : 0))));
+  const lasting = T.allocLasting(planes.size);
+  lasting.set(planes.data);
+  return new T.Tensor(planes.shape, lasting);
+}
 
 /**
  * `conv` applied to [x, labelPlanes(y)], (B, 11, 28, 28), without building the label planes, is
@@ -173,11 +184,13 @@ function imagePart(conv: Conv2d, x: Tensor): Tensor {
   return T.conv2d(x, T.slice(conv.weight, 1, 0, 1), conv.bias, { stride: conv.stride, padding: conv.padding }); // (B, O, OH, OW)
 }
 
-/** The label planes' part of the first convolution (see imagePart). @param y (B, 10) one-hot  @returns (B, O, OH, OW) */
-function labelPlanesPart(conv: Conv2d, y: Tensor): Tensor {
+/**
+ * The label planes' part of the first convolution (see imagePart).
+ * @param y (B, 10) one-hot  @param planes planesOfEachDigit()  @returns (B, O, OH, OW)
+ */
+function labelPlanesPart(conv: Conv2d, y: Tensor, planes: Tensor): Tensor {
   const opts = { stride: conv.stride, padding: conv.padding };
-  planesOfEachDigit ??= T.keep(() => labelPlanes(T.tensor([NUM_CLASSES, NUM_CLASSES], Array.from({ length: NUM_CLASSES * NUM_CLASSES }, (_, i) => (i % (NUM_CLASSES + 1) === 0 ? 1 : 0)))));
-  const perDigit = T.conv2d(planesOfEachDigit, T.slice(conv.weight, 1, 1, 1 + NUM_CLASSES), undefined, opts); // (10, O, OH, OW)
+  const perDigit = T.conv2d(planes, T.slice(conv.weight, 1, 1, 1 + NUM_CLASSES), undefined, opts); // (10, O, OH, OW)
   const [, O, OH, OW] = perDigit.shape as [number, number, number, number];
   const labels = T.matmul(y, T.reshape(perDigit, [NUM_CLASSES, O * OH * OW])); // (B, O*OH*OW)
   return T.reshape(labels, [-1, O, OH, OW]);

@@ -4,7 +4,7 @@
  * the next one is drawn: copy anything you want to keep. Not a loader: the data is already in memory.
  */
 import type { Prng } from "../tensor/prng.js";
-import { alloc } from "../tensor/storage.js";
+import { alloc, allocLasting } from "../tensor/storage.js";
 import { IMAGE_SIZE, NUM_CLASSES } from "./image.js";
 
 /** What a batcher draws from: `pixels` (N, 1, 28, 28) in [-1, 1] and `labels` (N) digits 0..9. */
@@ -69,9 +69,10 @@ export class Batcher {
     this.keepLast = opts.keepLast ?? false;
     this.batchesPerEpoch = this.keepLast ? Math.ceil(src.n / b) : Math.floor(src.n / b);
     this.order = new Uint32Array(src.n);
-    this.images = alloc(b * IMAGE_SIZE);
+    // as long as the batcher: in the matmul kernel's memory when it has one, where the ops read them in place
+    this.images = allocLasting(b * IMAGE_SIZE);
     this.labels = new Uint8Array(b);
-    this.hot = alloc(b * NUM_CLASSES);
+    this.hot = allocLasting(b * NUM_CLASSES);
   }
 
   /** Shuffles, then yields this epoch's batches, each overwriting the previous one's buffers. */

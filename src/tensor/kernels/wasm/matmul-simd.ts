@@ -807,8 +807,16 @@ class SimdKernel implements SimdMatmul {
   readonly elementwise: ElementwiseKernel = {
     add: (a, b, out) => {
       const n = a.length;
-      const [pa, pb, pout] = this.place(input(a, n), input(b, n), output(out, n));
-      this.pass("add", [pa, pb, pout, n], 3, [4, 4, 4, 0], n, 16, n);
+      // out may be a or b: each float is read before it is written, in its own place, so the sum
+      // runs in place there (as an output placed aside, it would be copied out: the conv critic's
+      // label planes' gradient, 401,408 floats a batch)
+      if (out === a || out === b) {
+        const [pa, pb] = out === a ? this.place(output(a, n, true), input(b, n)) : this.place(input(a, n), output(b, n, true));
+        this.pass("add", [pa, pb, out === a ? pa : pb, n], 3, [4, 4, 4, 0], n, 16, n);
+      } else {
+        const [pa, pb, pout] = this.place(input(a, n), input(b, n), output(out, n));
+        this.pass("add", [pa, pb, pout, n], 3, [4, 4, 4, 0], n, 16, n);
+      }
       this.finish();
     },
     addColumnSums: (g, rows, cols, out) => {
@@ -887,11 +895,10 @@ class SimdKernel implements SimdMatmul {
         this.pending = []; // gx not computed: nothing to copy out
         return;
       }
-      this.copyIn(k.scale, psc, C);
-      this.copyIn(k.mg, pmg, C);
-      this.copyIn(k.mgh, pmgh, C);
+      // the coefficients, made by the callback after place(): where they lie when in this memory, else copied to their scratch
+      const [sc, m1, m2] = [this.inPlaceOr(k.scale, psc, C), this.inPlaceOr(k.mg, pmg, C), this.inPlaceOr(k.mgh, pmgh, C)];
       const img = C * S * 4;
-      this.pass("bnInputGrad", [pg, ph, N, C, S, psc, pmg, pmgh, pgx, accumulate ? 1 : 0], 2, [img, img, 0, 0, 0, 0, 0, 0, img, 0], N, 1, n);
+      this.pass("bnInputGrad", [pg, ph, N, C, S, sc, m1, m2, pgx, accumulate ? 1 : 0], 2, [img, img, 0, 0, 0, 0, 0, 0, img, 0], N, 1, n);
       this.finish();
     },
   };
@@ -1094,6 +1101,13 @@ class SimdKernel implements SimdMatmul {
     if (at === null) throw new Error("simd matmul: the kernel's memory is full (maxMemoryMiB)");
     this.scratchAt = at;
     this.scratchBytes = want;
+  }
+
+  /** Where input `a` (n floats) lies when it is in this memory; else copied to `at` (scratch), which is returned. */
+  private inPlaceOr(a: Float32Array, at: number, n: number): number {
+    if (this.arena.holds(a) && a.length >= n) return a.byteOffset;
+    this.copyIn(a, at, n);
+    return at;
   }
 
   private copyIn(src: Float32Array, at: number, n: number): void {
