@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
+import { matmulBlocked, matmulKernel, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
 import { createSimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
@@ -32,6 +32,7 @@ import { createEvaluator } from "../src/io/evaluator.js";
 import { IMAGE_SIZE } from "../src/mnist/image.js";
 import { onEveryBackend } from "./backends.js";
 import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
+import { setStorageHeap } from "../src/tensor/storage.js";
 import { KERNEL_REL_TOL } from "./tolerances.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gan-"));
@@ -259,6 +260,22 @@ describe("the moving average of the generator's weights (--ema)", () => {
     const first = bn.runningVar.data.slice();
     avg.recalibrate(77, 3, 16);
     expect(firstBitDifference(bn.runningVar.data, first)).toBe(-1);
+  });
+
+  it("re-estimating batch norm holds one batch's buffers at a time, however many batches it runs", () => {
+    const G = createGenerator("conv", 100, new Prng(4));
+    const avg = new WeightAverage(createGenerator("conv", 100, new Prng(5)), G, 0.999);
+    let fresh = 0; // buffers the step scopes could not take from their free lists
+    setStorageHeap({ alloc: (n) => (fresh++, new Float32Array(n)) });
+    try {
+      avg.recalibrate(77, 1, 16); // fills the free lists with one batch's buffers
+      expect(fresh).toBeGreaterThan(0);
+      fresh = 0;
+      avg.recalibrate(77, 5, 16);
+      expect(fresh).toBe(0);
+    } finally {
+      setStorageHeap(matmulKernel().storage ?? null); // the active kernel's, as setMatmulKernel left it
+    }
   });
 
   it("a run with --ema resumes bit-exactly, average and grids included, and samples from the average", () => {
