@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
-import { checkGradients, randAwayFromZero, randTensor } from "./gradcheck.js";
+import { checkGradients, firstBitDifference, randAwayFromZero, randTensor } from "./gradcheck.js";
+import { poolWindows, poolWindows2 } from "../src/tensor/ops/pool.js";
 import { onEveryBackend } from "./backends.js";
 
 const prng = new Prng(2024);
@@ -135,6 +136,21 @@ onEveryBackend(() => {
       const perm = prng.permutation(x.size);
       for (let i = 0; i < x.size; i++) x.data[i] = (perm[i]! - x.size / 2) * 0.05;
       checkGradients(([a]) => T.maxPool2d(a!), [x]);
+    });
+    it("maxPool2d's 2x2 loop picks what the reference loop picks, ties and odd sizes included; under noGrad the same values", () => {
+      const [P, H, W] = [5, 7, 9]; // odd: the last row and column belong to no window
+      const x = Float32Array.from({ length: P * H * W }, () => prng.int(4) - 2); // many equal values: the first maximum wins
+      x[3] = -Infinity;
+      const n = P * 3 * 4;
+      const [o1, o2] = [new Float32Array(n), new Float32Array(n)];
+      const [a1, a2] = [new Int32Array(n), new Int32Array(n)];
+      poolWindows(x, P, H, W, 2, o1, a1);
+      poolWindows2(x, P, H, W, o2, a2);
+      expect(firstBitDifference(o2, o1)).toBe(-1);
+      expect(Array.from(a2)).toEqual(Array.from(a1));
+      for (let i = 0; i < n; i++) expect(o1[i]).toBe(x[a1[i]!]); // argmax points at the maximum
+      const t = new T.Tensor([1, P, H, W], x.slice());
+      expect(Array.from(T.noGrad(() => T.maxPool2d(t)).data)).toEqual(Array.from(o1));
     });
   });
 

@@ -27,9 +27,12 @@ export function generateImages(G: Generator, labels: Uint8Array, prng: Prng, noi
     T.noGrad(() => {
       for (let s = 0; s < n; s += chunk) {
         const e = Math.min(n, s + chunk);
-        const zt = new T.Tensor([e - s, Z], z.subarray(s * Z, e * Z));
-        const yt = new T.Tensor([e - s, NUM_CLASSES], oneHot(labels.subarray(s, e)));
-        out.set(G.forward(zt, yt).data, s * IMAGE_SIZE);
+        // a scope per chunk (see classify in recognition/classifier.ts)
+        T.recycling(() => {
+          const zt = new T.Tensor([e - s, Z], z.subarray(s * Z, e * Z));
+          const yt = new T.Tensor([e - s, NUM_CLASSES], oneHot(labels.subarray(s, e)));
+          out.set(G.forward(zt, yt).data, s * IMAGE_SIZE);
+        });
       }
     });
   } finally {

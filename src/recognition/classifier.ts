@@ -105,10 +105,14 @@ export function classify(model: Classifier, pixels: Float32Array, batchSize = 50
     T.noGrad(() => {
       for (let start = 0; start < n; start += batchSize) {
         const b = Math.min(batchSize, n - start);
-        const x = new T.Tensor([b, 1, 28, 28], pixels.subarray(start * IMAGE_SIZE, (start + b) * IMAGE_SIZE));
-        const f = model.features(x);
-        features.set(f.data, start * dim);
-        logits.set(model.head.forward(f).data, start * NUM_CLASSES);
+        // a scope per batch: its buffers serve the next batch, in the matmul kernel's memory when it
+        // has one (outside a scope every op's output would be copied out of it)
+        T.recycling(() => {
+          const x = new T.Tensor([b, 1, 28, 28], pixels.subarray(start * IMAGE_SIZE, (start + b) * IMAGE_SIZE));
+          const f = model.features(x);
+          features.set(f.data, start * dim);
+          logits.set(model.head.forward(f).data, start * NUM_CLASSES);
+        });
       }
     });
   } finally {
