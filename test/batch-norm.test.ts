@@ -68,9 +68,10 @@ describe("batch-norm passes: simd against the reference", () => {
 
 describe("batch-norm passes on two threads", () => {
   const simd = simdKernelPair();
-  // normalisation and input gradient are split by images on two threads: the same bits as one thread
-  for (const [N, C, S] of [[64, 3136, 1], [8, 32, 196], [5, 7, 5], [3, 2, 49]] as const)
-    it(`(${N}, ${C}, ${S}): normalisation and input gradient give one thread's bits`, () => {
+  // normalisation and input gradient are split by images on two threads, the per-channel sums by
+  // channels: the same bits as one thread
+  for (const [N, C, S] of [[64, 3136, 1], [8, 32, 196], [5, 7, 5], [3, 2, 49], [6, 13, 1]] as const)
+    it(`(${N}, ${C}, ${S}): channel sums, moments, gradient sums, normalisation and input gradient give one thread's bits`, () => {
       const prng = new Prng(N + C + S);
       const n = N * C * S;
       const x = prng.fillUniform(new Float32Array(n), -2, 3), g = prng.fillUniform(new Float32Array(n), -1, 1);
@@ -80,12 +81,16 @@ describe("batch-norm passes on two threads", () => {
       const gx0 = prng.fillUniform(new Float32Array(n), -1, 1);
       const run = (bn: BatchNormKernel) => {
         const xhat = new Float32Array(n), out = new Float32Array(n), fresh = new Float32Array(n).fill(NaN), acc = gx0.slice();
+        const [sums, mu, sq, sumG, sumGH] = [0, 0, 0, 0, 0].map(() => new Float64Array(C));
+        bn.channelSums(x, N, C, S, sums!);
+        bn.moments(x, N, C, S, mu!, sq!);
         bn.normalize(x, N, C, S, mean, invStd, gamma, beta, xhat, out);
-        bn.backward(g, xhat, N, C, S, new Float64Array(C), new Float64Array(C), () => k, fresh, false);
+        bn.backward(g, xhat, N, C, S, sumG!, sumGH!, () => k, fresh, false);
         bn.backward(g, xhat, N, C, S, new Float64Array(C), new Float64Array(C), () => k, acc, true);
-        return [xhat, out, fresh, acc];
+        return [xhat, out, fresh, acc, sums!, mu!, sq!, sumG!, sumGH!];
       };
       const one = run(simd.one().batchNorm!), two = run(simd.two().batchNorm!);
-      one.forEach((a, i) => expect(firstBitDifference(two[i]!, a), `output ${i}`).toBe(-1));
+      const bytes = (a: Float32Array | Float64Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      one.forEach((a, i) => expect(firstBitDifference(bytes(two[i]!), bytes(a)), `output ${i}`).toBe(-1));
     });
 });

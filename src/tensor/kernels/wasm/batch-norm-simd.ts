@@ -3,17 +3,19 @@
  * Input is (N, C, S) floats; per-channel arrays are float64 for the sums, float32 otherwise. Pointers
  * are byte offsets, sizes counts of elements.
  *
- *   bnSum(x, N, C, S, sum)                         sum[c] += Σ x                      (f64)
- *   bnSquares(x, N, C, S, mean, sq)                sq[c]  += Σ (x - mean[c])²          (f64; mean f64)
+ *   bnSum(x, N, C, S, sum, ld)                     sum[c] += Σ x                      (f64)
+ *   bnSquares(x, N, C, S, mean, sq, ld)            sq[c]  += Σ (x - mean[c])²          (f64; mean f64)
  *   bnNormalize(x, N, C, S, mean, invStd, gamma, beta, xhat, out)                      (f32)
- *   bnGradSums(g, xhat, N, C, S, sumG, sumGH)      sumG[c] += Σ g, sumGH[c] += Σ g·xhat (f64)
+ *   bnGradSums(g, xhat, N, C, S, sumG, sumGH, ld)  sumG[c] += Σ g, sumGH[c] += Σ g·xhat (f64)
  *   bnInputGrad(g, xhat, N, C, S, scale, mg, mgh, gx, accumulate)
  *                                                  gx (+)= scale[c]·(g - mg[c] - xhat·mgh[c]) (f32)
  *
  * Two layouts, as the reference: S > 1, a run of S values per (n, c), four lanes at a time and the
  * last S % 4 one by one, with the channel's numbers splatted; S = 1, rows of C channels, four
  * channels at a time with the per-channel numbers loaded as vectors (and the last C % 4 alone).
- * Sums widen each f32x4 to two f64x2 (f64x2.promote_low_f32x4, the high half shuffled down first):
+ * The sums take ld, the bytes from one image to the next (C·S·4 for the whole array): called on
+ * channels c0..c0+C of a wider array, each thread sums its own channels (pool.ts splits them), each
+ * channel in the same order whoever sums it. Sums widen each f32x4 to two f64x2 (f64x2.promote_low_f32x4, the high half shuffled down first):
  * exact, and in float64 as the reference, only in another order. The normalisation and the input
  * gradient are float32 lane arithmetic, where the reference rounds once from float64.
  */
@@ -37,13 +39,14 @@ function promoteHigh(f: Code, v: number): Code {
  * locals) and the f64 term of one element (`scalarTerm`). `mean` (bnSquares) is subtracted first.
  */
 function emitSums(nSources: number, nOutputs: number, withMean: boolean, vecTerm: (f: Code, out: number, lanes: number[]) => void, scalarTerm: (f: Code, out: number, vals: number[]) => void): Code {
-  // params: sources..., N, C, S, [mean], outputs...
-  const params = [...Array(nSources).fill(i32), i32, i32, i32, ...(withMean ? [i32] : []), ...Array(nOutputs).fill(i32)];
+  // params: sources..., N, C, S, [mean], outputs..., ld
+  const params = [...Array(nSources).fill(i32), i32, i32, i32, ...(withMean ? [i32] : []), ...Array(nOutputs).fill(i32), i32];
   const f = new Code(params);
   const src = [...Array(nSources).keys()];
   const [N, C, S] = [nSources, nSources + 1, nSources + 2];
   const mean = withMean ? nSources + 3 : -1;
   const outs = [...Array(nOutputs).keys()].map((i) => nSources + 3 + (withMean ? 1 : 0) + i);
+  const ld = nSources + 3 + (withMean ? 1 : 0) + nOutputs;
   const n = f.local(i32), c = f.local(i32), q = f.local(i32), end = f.local(i32), vend = f.local(i32);
   const p = src.map(() => f.local(i32));
   const v = src.map(() => f.local(v128));
@@ -53,7 +56,10 @@ function emitSums(nSources: number, nOutputs: number, withMean: boolean, vecTerm
   const mu = f.local(v128), mu2 = f.local(v128), muS = f.local(f64);
   const acc = outs.map(() => [f.local(v128), f.local(v128)]);
   const tail = outs.map(() => f.local(f64));
-  for (const i of src) f.get(src[i]!).set(p[i]!);
+  /** Each source pointer at image n's first channel: src + n·ld. */
+  const toImage = (): void => {
+    for (const i of src) f.get(src[i]!).get(n).get(ld).mul().add().set(p[i]!);
+  };
 
   /** Widen the four f32 lanes at each source pointer into lo/hi, the mean subtracted (mean vectors in mu, mu2). */
   const widen = (): void => {
@@ -80,6 +86,7 @@ function emitSums(nSources: number, nOutputs: number, withMean: boolean, vecTerm
   {
     // (N, C): four channels at a time into out[c..c+3] as two f64x2 (q = c*8 bytes)
     countUp(f, n, N, () => {
+      toImage();
       f.i32(0).set(c);
       f.block().loop().get(c).i32(4).add().get(C).leU().eqz().brIf(1);
       f.get(c).i32(8).mul().set(q);
@@ -112,56 +119,59 @@ function emitSums(nSources: number, nOutputs: number, withMean: boolean, vecTerm
   f.else();
   {
     // (N, C, S): a run of S per (n, c), accumulated in two f64x2 and a scalar per output
-    countUp(f, n, N, () => countUp(f, c, C, () => {
-      f.get(c).i32(8).mul().set(q);
-      if (withMean) f.get(mean).get(q).add().f64Load().tee(muS).f64x2Splat().tee(mu).set(mu2);
-      for (const [a0, a1] of acc) f.f32x4Const(0).tee(a0!).set(a1!);
-      for (const t of tail) f.f64Const(0).set(t);
-      f.get(p[0]!).get(S).i32(~3).and_().i32(4).mul().add().set(vend);
-      f.get(p[0]!).get(S).i32(4).mul().add().set(end);
-      whileBelow(f, p[0]!, vend, () => {
-        widen();
-        acc.forEach(([a0, a1], k) => {
-          f.get(a0!);
-          vecTerm(f, k, lo);
-          f.f64x2Add().set(a0!);
-          f.get(a1!);
-          vecTerm(f, k, hi);
-          f.f64x2Add().set(a1!);
+    countUp(f, n, N, () => {
+      toImage();
+      countUp(f, c, C, () => {
+        f.get(c).i32(8).mul().set(q);
+        if (withMean) f.get(mean).get(q).add().f64Load().tee(muS).f64x2Splat().tee(mu).set(mu2);
+        for (const [a0, a1] of acc) f.f32x4Const(0).tee(a0!).set(a1!);
+        for (const t of tail) f.f64Const(0).set(t);
+        f.get(p[0]!).get(S).i32(~3).and_().i32(4).mul().add().set(vend);
+        f.get(p[0]!).get(S).i32(4).mul().add().set(end);
+        whileBelow(f, p[0]!, vend, () => {
+          widen();
+          acc.forEach(([a0, a1], k) => {
+            f.get(a0!);
+            vecTerm(f, k, lo);
+            f.f64x2Add().set(a0!);
+            f.get(a1!);
+            vecTerm(f, k, hi);
+            f.f64x2Add().set(a1!);
+          });
+        });
+        whileBelow(f, p[0]!, end, () => {
+          scalar();
+          tail.forEach((t, k) => {
+            f.get(t);
+            scalarTerm(f, k, sc);
+            f.f64Add().set(t);
+          });
+        });
+        outs.forEach((o, k) => {
+          const [a0, a1] = acc[k]!;
+          f.get(o).get(q).add().get(o).get(q).add().f64Load();
+          f.get(a0!).f64x2ExtractLane(0).get(a0!).f64x2ExtractLane(1).f64Add();
+          f.get(a1!).f64x2ExtractLane(0).get(a1!).f64x2ExtractLane(1).f64Add().f64Add();
+          f.get(tail[k]!).f64Add().f64Add().f64Store();
         });
       });
-      whileBelow(f, p[0]!, end, () => {
-        scalar();
-        tail.forEach((t, k) => {
-          f.get(t);
-          scalarTerm(f, k, sc);
-          f.f64Add().set(t);
-        });
-      });
-      outs.forEach((o, k) => {
-        const [a0, a1] = acc[k]!;
-        f.get(o).get(q).add().get(o).get(q).add().f64Load();
-        f.get(a0!).f64x2ExtractLane(0).get(a0!).f64x2ExtractLane(1).f64Add();
-        f.get(a1!).f64x2ExtractLane(0).get(a1!).f64x2ExtractLane(1).f64Add().f64Add();
-        f.get(tail[k]!).f64Add().f64Add().f64Store();
-      });
-    }));
+    });
   }
   f.end();
   return f;
 }
 
-/** bnSum(x, N, C, S, sum). */
+/** bnSum(x, N, C, S, sum, ld). */
 export function emitBnSum(): Code {
   return emitSums(1, 1, false, (f, _o, w) => f.get(w[0]!), (f, _o, s) => f.get(s[0]!));
 }
 
-/** bnSquares(x, N, C, S, mean, sq). */
+/** bnSquares(x, N, C, S, mean, sq, ld). */
 export function emitBnSquares(): Code {
   return emitSums(1, 1, true, (f, _o, w) => f.get(w[0]!).get(w[0]!).f64x2Mul(), (f, _o, s) => f.get(s[0]!).get(s[0]!).f64Mul());
 }
 
-/** bnGradSums(g, xhat, N, C, S, sumG, sumGH). */
+/** bnGradSums(g, xhat, N, C, S, sumG, sumGH, ld). */
 export function emitBnGradSums(): Code {
   return emitSums(
     2, 2, false,

@@ -157,10 +157,10 @@ export interface KernelExports {
   activationBackward(x: number, g: number, gx: number, n: number, slope: number, accumulate: number): void;
   tanh(x: number, out: number, n: number): void;
   /** batch-norm-simd.ts. */
-  bnSum(x: number, N: number, C: number, S: number, sum: number): void;
-  bnSquares(x: number, N: number, C: number, S: number, mean: number, sq: number): void;
+  bnSum(x: number, N: number, C: number, S: number, sum: number, ld: number): void;
+  bnSquares(x: number, N: number, C: number, S: number, mean: number, sq: number, ld: number): void;
   bnNormalize(x: number, N: number, C: number, S: number, mean: number, invStd: number, gamma: number, beta: number, xhat: number, out: number): void;
-  bnGradSums(g: number, xhat: number, N: number, C: number, S: number, sumG: number, sumGH: number): void;
+  bnGradSums(g: number, xhat: number, N: number, C: number, S: number, sumG: number, sumGH: number, ld: number): void;
   bnInputGrad(g: number, xhat: number, N: number, C: number, S: number, scale: number, mg: number, mgh: number, gx: number, accumulate: number): void;
   /** elementwise-simd.ts: out = a + b over ceil(n/4) vectors. */
   add(a: number, b: number, out: number, n: number): void;
@@ -869,7 +869,7 @@ class SimdKernel implements SimdMatmul {
       const m = this.channelSumsAt(px, N, C, S, pmean), q = new Float64Array(this.f32.buffer, psq, C);
       for (let c = 0; c < C; c++) m[c]! /= N * S;
       q.fill(0);
-      this.ex.bnSquares(px, N, C, S, pmean, psq);
+      this.sums("bnSquares", [px, N, C, S, pmean, psq], [S * 4, 0, 0, 0, 8, 8], N, C, S);
       mean.set(m);
       sq.set(q);
     },
@@ -887,7 +887,7 @@ class SimdKernel implements SimdMatmul {
       const f64 = (at: number): Float64Array => new Float64Array(this.f32.buffer, at, C);
       f64(psg).fill(0);
       f64(psgh).fill(0);
-      this.ex.bnGradSums(pg, ph, N, C, S, psg, psgh);
+      this.sums("bnGradSums", [pg, ph, N, C, S, psg, psgh], [S * 4, S * 4, 0, 0, 0, 8, 8], N, C, S);
       sumG.set(f64(psg));
       sumGH.set(f64(psgh));
       const k = coefficients();
@@ -907,8 +907,19 @@ class SimdKernel implements SimdMatmul {
   private channelSumsAt(px: number, N: number, C: number, S: number, psum: number): Float64Array {
     const sums = new Float64Array(this.f32.buffer, psum, C);
     sums.fill(0);
-    this.ex.bnSum(px, N, C, S, psum);
+    this.sums("bnSum", [px, N, C, S, psum], [S * 4, 0, 0, 0, 8], N, C, S);
     return sums;
+  }
+
+  /**
+   * One of batch norm's per-channel sums over (N, C, S) floats, split by channels between the
+   * threads when big enough: each thread sums its own channels over every image, in the order one
+   * thread would, so the float64 sums have the same bits however they are split. `args` without
+   * the trailing image stride, which this adds; `strides` bytes per channel of each argument.
+   */
+  private sums(pass: "bnSum" | "bnSquares" | "bnGradSums", args: number[], strides: number[], N: number, C: number, S: number): void {
+    const count = pass === "bnGradSums" ? 3 : 2; // where the channels argument sits
+    this.pass(pass, [...args, C * S * 4], count, [...strides, 0], C, S === 1 ? 4 : 1, N * C * S);
   }
 
   /**

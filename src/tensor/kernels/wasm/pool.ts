@@ -105,7 +105,7 @@ export function readJob(ctl: Int32Array, at: number = CTL.JOB): { job: Job; rows
 }
 
 /** The kernel's passes over a batch that threads can share (matmul-simd.ts's KernelExports). */
-export const PASSES = ["relu", "leakyRelu", "activationBackward", "add", "rmsprop", "clip", "tanh", "bnNormalize", "bnInputGrad", "addColumnSums"] as const;
+export const PASSES = ["relu", "leakyRelu", "activationBackward", "add", "rmsprop", "clip", "tanh", "bnNormalize", "bnInputGrad", "addColumnSums", "bnSum", "bnSquares", "bnGradSums"] as const;
 export type Pass = (typeof PASSES)[number];
 
 /**
