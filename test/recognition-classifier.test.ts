@@ -14,6 +14,8 @@ import { Classifier, classify, trainClassifier } from "../src/recognition/classi
 import { loadClassifier, saveClassifier } from "../src/io/evaluator.js";
 import { argmaxRows } from "../src/recognition/metrics.js";
 import * as T from "../src/tensor/index.js";
+import { setStorageHeap } from "../src/tensor/storage.js";
+import { matmulKernel } from "../src/tensor/kernels/matmul.js";
 
 const dir = mkdtempSync(join(tmpdir(), "recognition-classifier-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,6 +61,27 @@ describe("Classifier", () => {
     const a = trainClassifier(head(train, 256), { epochs: 1, seed: 5, batchSize: 32 });
     const b = trainClassifier(head(train, 256), { epochs: 1, seed: 5, batchSize: 32 });
     expect(a.flatParameters().data).toEqual(b.flatParameters().data);
+  });
+
+  it("recycles a training step's buffers for the next step, and the batches of classify", () => {
+    let fresh = 0; // buffers the step scopes could not take from their free lists
+    const afterStep: number[] = [];
+    setStorageHeap({ alloc: (n) => (fresh++, new Float32Array(n)) });
+    try {
+      trainClassifier(head(train, 128), { epochs: 1, seed: 5, batchSize: 32, onStep: () => afterStep.push(fresh) });
+      expect(afterStep).toHaveLength(4);
+      expect(afterStep[0]).toBeGreaterThan(0);
+      expect(afterStep.slice(1)).toEqual([afterStep[0], afterStep[0], afterStep[0]]); // steps 2-4 take none
+      const model = new Classifier(new T.Prng(2));
+      const beforeWarmUp = fresh;
+      classify(model, test.pixels.subarray(0, 12 * IMAGE_SIZE), 4); // a first batch takes buffers, the next two reuse them
+      expect(fresh).toBeGreaterThan(beforeWarmUp);
+      const before = fresh;
+      classify(model, test.pixels.subarray(0, 12 * IMAGE_SIZE), 4);
+      expect(fresh).toBe(before);
+    } finally {
+      setStorageHeap(matmulKernel().storage ?? null);
+    }
   });
 
   it("round-trips through a checkpoint with its metadata", () => {

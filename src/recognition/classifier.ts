@@ -156,16 +156,19 @@ export function trainClassifier(data: BatchSource, opts: TrainOptions): Classifi
     let correct = 0;
     let seen = 0;
     for (const batch of batcher.epoch()) {
-      const x = new T.Tensor([batch.size, 1, 28, 28], batch.images);
-      const scores = model.logits(x);
-      const loss = T.crossEntropy(scores, batch.labels);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-      const l = loss.item();
+      // a step's buffers are reused by the next step (see the GAN's step in gan/wgan.ts): only numbers leave it
+      const l = T.recycling(() => {
+        const x = new T.Tensor([batch.size, 1, 28, 28], batch.images);
+        const scores = model.logits(x);
+        const loss = T.crossEntropy(scores, batch.labels);
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        const predicted = argmaxRows(scores.data, batch.size);
+        for (let i = 0; i < batch.size; i++) if (predicted[i] === batch.labels[i]) correct++;
+        return loss.item();
+      });
       lossSum += l * batch.size;
-      const predicted = argmaxRows(scores.data, batch.size);
-      for (let i = 0; i < batch.size; i++) if (predicted[i] === batch.labels[i]) correct++;
       seen += batch.size;
       opts.onStep?.(epoch, batch.index + 1, steps, l);
     }

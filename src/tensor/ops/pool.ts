@@ -5,7 +5,7 @@
  * K = 2, which the classifier runs over every image it judges (test/ops-grad.test.ts holds the
  * two equal, ties included).
  */
-import { alloc } from "../storage.js";
+import { alloc, allocForOverwrite } from "../storage.js";
 import { Tensor, isGradEnabled, shapeStr } from "../tensor.js";
 
 /**
@@ -62,6 +62,9 @@ export function poolWindows2(x: Float32Array, P: number, H: number, W: number, o
     }
 }
 
+/** The bytes of a float32 buffer as int32 values, as many. */
+const int32View = (a: Float32Array): Int32Array => new Int32Array(a.buffer, a.byteOffset, a.length);
+
 /** @param x (N,C,H,W)  @returns (N,C,floor(H/K),floor(W/K)) */
 export function maxPool2d(x: Tensor, k = 2): Tensor {
   if (x.ndim !== 4 || x.shape[2]! < k || x.shape[3]! < k)
@@ -72,7 +75,9 @@ export function maxPool2d(x: Tensor, k = 2): Tensor {
   const out = alloc(N * C * OH * OW);
   const backward = isGradEnabled() && x.requiresGrad;
   if (!backward && spareArgmax.length < out.length) spareArgmax = new Int32Array(out.length);
-  const argmax = backward ? new Int32Array(out.length) : spareArgmax; // index into x of each output's maximum
+  // index into x of each output's maximum; kept for the backward in a step buffer (its floats'
+  // bytes read as int32), which a training step recycles like any other
+  const argmax = backward ? int32View(allocForOverwrite(out.length)) : spareArgmax;
   if (k === 2) poolWindows2(x.data, N * C, H, W, out, argmax);
   else poolWindows(x.data, N * C, H, W, k, out, argmax);
   return Tensor.fromOp("maxPool2d", [N, C, OH, OW], out, [x], (y) => {
