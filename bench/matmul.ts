@@ -181,11 +181,14 @@ async function main(): Promise<void> {
     }
   const kernels: (MatmulKernel & { threads?: number })[] = [...args.kernels, ...simd];
   // Naive is slow (about 0.5 s per conv-sized product), so it gets the minimum 5 runs; the fast
-  // kernels run until half a second has passed, which for small shapes means many more.
+  // kernels run until half a second has passed, which for small shapes means many more: up to
+  // 50,000 (3136x32x16 takes about 25 microseconds on two threads), so that a short stall of the
+  // machine weighs on the smallest shape no more than on the others (at most 1,000 runs, its
+  // median had come from a 60-millisecond window).
   const timing = (k: MatmulKernel): TimingOptions =>
     args.quick
-      ? { warmup: 1, minRuns: 3, minSeconds: k === matmulNaive ? 0 : 0.15 }
-      : { warmup: 1, minRuns: 5, minSeconds: k === matmulNaive ? 0 : 0.5 };
+      ? { warmup: 1, minRuns: 3, minSeconds: k === matmulNaive ? 0 : 0.15, maxRuns: 50_000 }
+      : { warmup: 1, minRuns: 5, minSeconds: k === matmulNaive ? 0 : 0.5, maxRuns: 50_000 };
 
   const results: Result[] = [];
   const cols = ["shape", "from", "kernel", "threads", "GFLOP/s", "of peak", "vs naive", "rel err", "runs"];
