@@ -9,7 +9,7 @@
  *   outer(a, b, c, M, N, acc)          C[i, j] (+)= a[i]·b[j]            C (M, N)
  *
  * Plain float32 multiplies and adds (no fused multiply-add), in a fixed order that does not depend
- * on the threads: gemvRows sums k in four lanes (lane l takes k = l mod 4), adds the lanes as
+ * on the threads: gemvRows sums k in four lanes (lane l takes the k with k mod 4 = l), adds them as
  * (l0 + l1) + (l2 + l3), then the last K mod 4 terms one by one, then adds that to C; gemvCols
  * and outer start from C's value when adding and add the k terms in order, as the blocked kernel
  * does, so a sum over k1 + k2 rows made in two calls rounds as one call (test/matmul.test.ts).
