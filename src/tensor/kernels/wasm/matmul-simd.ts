@@ -971,7 +971,9 @@ class SimdKernel implements SimdMatmul {
   /** C of `job` (+)= op(A)·op(B), all three already in the memory; on every thread if it is big enough. */
   private product(job: Job): void {
     if (job.M === 0 || job.N === 0) return;
-    if (job.bias && (job.K <= 1 || job.M === 1 || job.N === 1 || this.kSegments(job))) {
+    const side = job.K === 1 || job.M === 1 || job.N === 1; // a side of one (sideOfOne)
+    const segmented = !side && this.cutInSegments(job);
+    if (job.bias && (job.K === 0 || side || segmented)) {
       // C starts as the bias rows, then the product is added: products other than the blocked
       // kernel's own, which fills each block just before its first k block (runSlice)
       this.ex.fillRows(job.bias, job.c, job.N * 4, job.M, job.N);
@@ -982,9 +984,9 @@ class SimdKernel implements SimdMatmul {
       if (!accumulate) this.f32.fill(0, c / 4, c / 4 + M * N);
       return;
     }
-    if (this.sideOfOne(job)) return;
-    const segments = this.kSegments(job);
-    if (segments) {
+    if (side) return this.sideOfOne(job);
+    if (segmented) {
+      const segments = this.kSegments(job);
       if (this.pool && M * N * K >= this.parallel.work) this.pool.runSegments(segments, this.ex);
       else for (const j of segments) runSlice(this.ex, this.blocking, j, slotScratch(this.blocking, 0), 0, j.M, 0, j.N);
       this.ex.add(job.c, segments[1].c, job.c, M * N); // C (+)= first segment, then + the second's
@@ -999,10 +1001,10 @@ class SimdKernel implements SimdMatmul {
    * A product with a side of one (gemv-simd.ts), on the calling thread: C a column (N = 1), a row
    * (M = 1), or op(A)'s column times op(B)'s row (K = 1). The blocked kernel pads such a product to
    * whole tiles and packs it: the conv critic's last layer, 64x1x3136 forward, 64x3136x1 and
-   * 1x3136x64 backward, took 113-144, 144-155 and 76-124 us in a training step. False for any
-   * other product. The vector side of each is contiguous whatever its transpose flag.
+   * 1x3136x64 backward, took 113-144, 144-155 and 76-124 us in a training step. The vector side of
+   * each is contiguous whatever its transpose flag.
    */
-  private sideOfOne(job: Job): boolean {
+  private sideOfOne(job: Job): void {
     const { transA, transB, M, N, K, a, b, c } = job;
     const acc = job.accumulate ? 1 : 0;
     const ex = this.ex;
@@ -1013,8 +1015,7 @@ class SimdKernel implements SimdMatmul {
     } else if (M === 1) {
       if (transB) ex.gemvRows(b, K * 4, a, c, N, K, acc); // C[j] = B[j, :]·a, B stored (N,K)
       else ex.gemvCols(a, b, N * 4, c, N, K, acc); // C[j] = Σk a[k]·B[k, j]
-    } else return false;
-    return true;
+    } else throw new Error(`simd matmul: ${M}x${N}x${K} has no side of one`);
   }
 
   /**
@@ -1024,12 +1025,16 @@ class SimdKernel implements SimdMatmul {
    * or columns instead, every chunk would pack all of the deep operand that its C slice shares (on
    * two threads 64x512x3136 then ran at 73-80 GFLOP/s where other products of its size ran at
    * 93-107). Cut the same way whatever the threads, so one and two threads still agree bit for bit.
-   * Null for any other product.
+   * `cutInSegments` says which products; `kSegments` makes the two.
    */
-  private kSegments(job: Job): [Job, Job] | null {
+  private cutInSegments(job: Job): boolean {
+    const { M, N, K } = job;
+    return job.transA && !job.transB && K >= 4 * Math.max(M, N) && K >= 2 * this.blocking.kc;
+  }
+
+  private kSegments(job: Job): [Job, Job] {
     const { M, N, K } = job;
     const kc = this.blocking.kc;
-    if (!job.transA || job.transB || K < 4 * Math.max(M, N) || K < 2 * kc) return null;
     const ks = Math.ceil(K / 2 / kc) * kc; // the first segment: whole k blocks
     if (this.partialBytes < M * N * 4) {
       const at = this.arena.tryAlloc(M * N * 4);
