@@ -116,28 +116,32 @@ export function emitGemvCols(): Code {
 export function emitOuter(): Code {
   const f = new Code([i32, i32, i32, i32, i32, i32]);
   const [a, b, c, M, N, accumulate] = [0, 1, 2, 3, 4, 5];
-  const [i, j, jEnd, row] = [f.local(i32), f.local(i32), f.local(i32), f.local(i32)];
+  const [i, j, row] = [f.local(i32), f.local(i32), f.local(i32)];
   const av = f.local(v128), pv = f.local(v128);
   const as = f.local(f32), ps = f.local(f32);
-  f.get(N).i32(-4).and_().set(jEnd);
   f.get(c).set(row);
   countUp(f, i, M, () => {
     f.get(a).get(i).i32(4).mul().add().f32Load().set(as);
     f.get(as).f32x4Splat().set(av);
     f.i32(0).set(j);
-    f.block().loop().get(j).get(jEnd).geU().brIf(1);
-    // p = a[i]·b[j..j+3]; C[i, j..j+3] = select(C[i, j..j+3] + p, p, accumulate)
-    f.get(av).get(b).get(j).i32(4).mul().add().v128Load().f32x4Mul().set(pv);
-    f.get(row).get(j).i32(4).mul().add();
-    f.get(row).get(j).i32(4).mul().add().v128Load().get(pv).f32x4Add().get(pv).get(accumulate).select();
-    f.v128Store();
-    f.inc(j, 4).br(0).end().end();
-    f.block().loop().get(j).get(N).geU().brIf(1);
-    f.get(as).get(b).get(j).i32(4).mul().add().f32Load().f32Mul().set(ps);
-    f.get(row).get(j).i32(4).mul().add();
-    f.get(row).get(j).i32(4).mul().add().f32Load().get(ps).f32Add().get(ps).get(accumulate).select();
-    f.f32Store();
-    f.inc(j, 1).br(0).end().end();
+    for (const width of [4, 1]) {
+      const vec = width === 4;
+      const [x, p] = vec ? [av, pv] : [as, ps];
+      const at = (): void => void f.get(row).get(j).i32(4).mul().add(); // &C[i, j]
+      // while j + width <= N: p = a[i]·b[j..]; C[i, j..] = select(C[i, j..] + p, p, accumulate)
+      f.block().loop().get(j).i32(width).add().get(N).leU().eqz().brIf(1);
+      f.get(x).get(b).get(j).i32(4).mul().add();
+      if (vec) f.v128Load().f32x4Mul().set(p);
+      else f.f32Load().f32Mul().set(p);
+      at();
+      at();
+      if (vec) f.v128Load().get(p).f32x4Add();
+      else f.f32Load().get(p).f32Add();
+      f.get(p).get(accumulate).select();
+      if (vec) f.v128Store();
+      else f.f32Store();
+      f.inc(j, width).br(0).end().end();
+    }
     f.get(row).get(N).i32(4).mul().add().set(row);
   });
   return f;
