@@ -47,18 +47,22 @@ export interface MatmulKernel {
   ): void;
 }
 
-/** C's rows set to the bias (its first N floats): what a product with a bias adds to. */
-export function fillRowsWithBias(C: Float32Array, M: number, N: number, bias: Float32Array): void {
-  const row = bias.subarray(0, N);
-  for (let i = 0; i < M; i++) C.set(row, i * N);
+/**
+ * C (M,N) as a product adds to it: the bias (its first N floats) in every row, else zeros unless
+ * accumulating (then C as it is). The TypeScript kernels add every term into C.
+ */
+function startC(C: Float32Array, M: number, N: number, accumulate: boolean, bias: Float32Array | undefined): void {
+  if (bias) {
+    const row = bias.subarray(0, N);
+    for (let i = 0; i < M; i++) C.set(row, i * N);
+  } else if (!accumulate) C.fill(0, 0, M * N);
 }
 
 /** Reference kernel: the i-k-j triple loop (row of C updated by a scaled row of op(B)). */
 export const matmulNaive: MatmulKernel = {
   name: "naive",
   gemm(transA, transB, M, N, K, A, B, C, accumulate, bias) {
-    if (bias) fillRowsWithBias(C, M, N, bias);
-    else if (!accumulate) C.fill(0, 0, M * N);
+    startC(C, M, N, accumulate, bias);
     for (let i = 0; i < M; i++) {
       const ci = i * N;
       for (let p = 0; p < K; p++) {
@@ -181,8 +185,7 @@ export function createBlockedMatmul(): MatmulKernel {
   return {
     name: "blocked",
     gemm(transA, transB, M, N, K, A, B, C, accumulate, bias) {
-      if (bias) fillRowsWithBias(C, M, N, bias);
-      else if (!accumulate) C.fill(0, 0, M * N);
+      startC(C, M, N, accumulate, bias);
       for (let j0 = 0; j0 < N; j0 += NC) {
         const nc = Math.min(NC, N - j0);
         for (let p0 = 0; p0 < K; p0 += KC) {
@@ -232,8 +235,7 @@ export function gemm(
 ): void {
   if (M === 0 || N === 0) return;
   if (K === 0) {
-    if (bias) fillRowsWithBias(C, M, N, bias);
-    else if (!accumulate) C.fill(0, 0, M * N);
+    startC(C, M, N, accumulate, bias);
     return;
   }
   active.gemm(transA, transB, M, N, K, A, B, C, accumulate, bias);
