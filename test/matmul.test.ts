@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, defaultBlocking, relaxedSimdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { PANEL_FLOATS, createSimdMatmul, defaultBlocking, panelFloats, relaxedSimdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
@@ -68,7 +68,7 @@ function kernelSuite(get: () => MatmulKernel): void {
 
   it("starts C from a bias row: bit for bit the bias written into C's rows, then accumulated", () => {
     // a side of one, K = 1, edge tiles, K past a k block; C's old contents must not count
-    for (const [M, N, K] of [[9, 11, 6], [1, 11, 6], [9, 1, 6], [9, 11, 1], [70, 21, 300], [131, 517, 40]] as const)
+    for (const [M, N, K] of [[9, 11, 6], [1, 11, 6], [9, 1, 6], [9, 11, 1], [70, 21, 300], [131, 517, 40], [13, 140, 300]] as const)
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
         const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
         const B = prng.fillUniform(new Float32Array(K * N), -1, 1);
@@ -165,8 +165,16 @@ describe("the simd kernel on two threads", () => {
     const one = await createSimdMatmul({ threads: 1 });
     const two = await createSimdMatmul({ threads: 2, spawn: spawnNodeWorker, minParallelWork: 0, minParallelTiles: 0 });
     const prng = new Prng(5);
-    // 64x512x3136 and 32x16x1100 with A transposed are cut into two k segments: a thread each
-    for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2], [64, 512, 3136], [32, 16, 1100], [64, 1, 3136], [1, 3136, 64], [64, 3136, 1]] as const)
+    const job = (M: number, N: number, K: number) => ({ transA: false, transB: false, M, N, K, a: 0, b: 0, c: 0, accumulate: false });
+    expect(panelFloats(two.blocking, job(131, 517, 259), "A")).toBeLessThanOrEqual(PANEL_FLOATS);
+    expect(panelFloats(two.blocking, job(600, 520, 300), "B")).toBeLessThanOrEqual(PANEL_FLOATS);
+    expect(panelFloats(two.blocking, job(300, 520, 900), "A")).toBeGreaterThan(PANEL_FLOATS);
+    expect(panelFloats(two.blocking, job(600, 520, 600), "B")).toBeGreaterThan(PANEL_FLOATS);
+    // 64x512x3136 and 32x16x1100 with A transposed are cut into two k segments: a thread each.
+    // 131x517x259 and 600x520x300 step past a block of C's rows or columns and a k block while
+    // each thread reads op(A) or op(B) from its panel; 300x520x900 (op(A) past a thread's panel: one chunk of columns each, packing A per block) and
+    // 600x520x600 (op(B) past it: chunks of rows that pack their own B) do not use the panel.
+    for (const [M, N, K] of [[3136, 64, 512], [64, 1024, 794], [131, 517, 259], [5, 3, 2], [64, 512, 3136], [32, 16, 1100], [64, 1, 3136], [1, 3136, 64], [64, 3136, 1], [600, 520, 300], [300, 520, 900], [600, 520, 600]] as const)
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
         const A = prng.fillUniform(new Float32Array(M * K), -1, 1);
         const B = prng.fillUniform(new Float32Array(K * N), -1, 1);

@@ -482,16 +482,26 @@ export interface Scratch {
   tmp: number;
   packA: number;
   packB: number;
+  /** PANEL_FLOATS floats: one operand of a shared product packed whole (packPanel). */
+  panel: number;
 }
+
+/**
+ * Floats of a thread's panel: the operand every chunk of a shared product needs (all of op(A) when
+ * the threads split C's columns, all of op(B) when they split its rows), packed once per thread and
+ * job instead of once per chunk. 1 MiB: the mlp's largest, op(A) of 128x794, is 0.1M floats.
+ */
+export const PANEL_FLOATS = 1 << 18;
 
 export function slotScratch(bl: Blocking, slot: number): Scratch {
   const tmp = CONTROL_BYTES + slot * slotBytes(bl);
   const packA = tmp + align64(bl.mr * bl.nr * 4);
-  return { tmp, packA, packB: packA + align64(bl.mc * bl.kc * 4) };
+  const packB = packA + align64(bl.mc * bl.kc * 4);
+  return { tmp, packA, packB, panel: packB + align64(bl.kc * bl.nc * 4) };
 }
 
 function slotBytes(bl: Blocking): number {
-  return align64(bl.mr * bl.nr * 4) + align64(bl.mc * bl.kc * 4) + align64(bl.kc * bl.nc * 4);
+  return align64(bl.mr * bl.nr * 4) + align64(bl.mc * bl.kc * 4) + align64(bl.kc * bl.nc * 4) + PANEL_FLOATS * 4;
 }
 
 /** One product, as the pool hands it to a thread: flags and sizes, and where A, B, C sit. */
@@ -510,29 +520,63 @@ export interface Job {
 }
 
 /**
+ * Which operand a thread holds packed whole in its panel for a shared product: all of op(A) ("A",
+ * the thread computes some of C's columns for all its rows) or all of op(B) ("B", some rows for
+ * all columns). Packed per k block as runSlice would pack it, strip after strip: the block at
+ * (pc, ic) starts at (rows·pc + ic·kc) floats, rows being M rounded up to whole tiles (B: likewise).
+ */
+export type Panel = "A" | "B";
+
+/** Floats op(A) (side "A") or op(B) (side "B") of `job` takes packed whole, in whole tiles. */
+export function panelFloats(bl: Blocking, job: Job, side: Panel): number {
+  return side === "A" ? Math.ceil(job.M / bl.mr) * bl.mr * job.K : Math.ceil(job.N / bl.nr) * bl.nr * job.K;
+}
+
+/** Packs all of op(A) or op(B) of `job` into s.panel, k block after k block (see Panel). */
+export function packPanel(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, side: Panel): void {
+  const { transA, transB, M, N, K, a, b } = job;
+  const width = side === "A" ? Math.ceil(M / bl.mr) * bl.mr : Math.ceil(N / bl.nr) * bl.nr;
+  for (let pc = 0; pc < K; pc += bl.kc) {
+    const kc = Math.min(bl.kc, K - pc);
+    const dst = s.panel + width * pc * 4;
+    if (side === "A") {
+      if (transA) ex.packA_N(a + pc * M * 4, M * 4, M, kc, dst);
+      else ex.packA_T(a + pc * 4, K * 4, M, kc, dst);
+    } else if (transB) ex.packB_T(b + pc * 4, K * 4, N, kc, dst);
+    else ex.packB_N(b + pc * N * 4, N * 4, N, kc, dst);
+  }
+}
+
+/**
  * The outer three loops for C[i0:i1, j0:j1] of `job`, with thread scratch `s`: pack a B panel,
  * pack each A block, run the macro-kernel. Each (i, j) of C is written by exactly one call, so
  * threads given disjoint ranges need no locks. Runs on the calling thread and in workers alike.
+ * With `panel`, one operand is already packed whole in s.panel (packPanel) and is read from there.
  */
-export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, i0: number, i1: number, j0: number, j1: number): void {
+export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, i0: number, i1: number, j0: number, j1: number, panel?: Panel): void {
   const { transA, transB, M, N, K, a, b, c } = job;
+  const rowsA = Math.ceil(M / bl.mr) * bl.mr, colsB = Math.ceil(N / bl.nr) * bl.nr; // a panel's widths
   for (let jc = j0; jc < j1; jc += bl.nc) {
     const nc = Math.min(bl.nc, j1 - jc);
     for (let pc = 0; pc < K; pc += bl.kc) {
       const kc = Math.min(bl.kc, K - pc);
       // op(B)[pc:+kc, jc:+nc]: B is (N,K) when transB (rows j), else (K,N) (rows p).
-      if (transB) ex.packB_T(b + (jc * K + pc) * 4, K * 4, nc, kc, s.packB);
-      else ex.packB_N(b + (pc * N + jc) * 4, N * 4, nc, kc, s.packB);
+      let pb = s.packB;
+      if (panel === "B") pb = s.panel + (colsB * pc + jc * kc) * 4;
+      else if (transB) ex.packB_T(b + (jc * K + pc) * 4, K * 4, nc, kc, pb);
+      else ex.packB_N(b + (pc * N + jc) * 4, N * 4, nc, kc, pb);
       const bias = pc === 0 ? job.bias ?? 0 : 0;
       const add = (job.accumulate && !job.bias) || pc > 0 || bias !== 0 ? 1 : 0; // the first k block overwrites C, or adds to the bias
       for (let ic = i0; ic < i1; ic += bl.mc) {
         const mc = Math.min(bl.mc, i1 - ic);
         // op(A)[ic:+mc, pc:+kc]: A is (K,M) when transA (rows p), else (M,K) (rows i).
-        if (transA) ex.packA_N(a + (pc * M + ic) * 4, M * 4, mc, kc, s.packA);
-        else ex.packA_T(a + (ic * K + pc) * 4, K * 4, mc, kc, s.packA);
+        let pa = s.packA;
+        if (panel === "A") pa = s.panel + (rowsA * pc + ic * kc) * 4;
+        else if (transA) ex.packA_N(a + (pc * M + ic) * 4, M * 4, mc, kc, pa);
+        else ex.packA_T(a + (ic * K + pc) * 4, K * 4, mc, kc, pa);
         // the block's rows start as the bias, here where the macro-kernel is about to read them from cache
         if (bias !== 0) ex.fillRows(bias + jc * 4, c + (ic * N + jc) * 4, N * 4, mc, nc);
-        ex.macro(mc, nc, kc, s.packA, s.packB, c + (ic * N + jc) * 4, N * 4, add, s.tmp);
+        ex.macro(mc, nc, kc, pa, pb, c + (ic * N + jc) * 4, N * 4, add, s.tmp);
       }
     }
   }

@@ -9,11 +9,11 @@
  * the caller polls, then waits, until DONE counts every worker. Atomics.wait is allowed on Node's
  * main thread and in browser Web Workers (not on a browser's main thread).
  *
- * The work is C's rows cut into chunks of whole tiles, about four per thread (or its columns, one
- * chunk per thread: see CHUNKS_PER_THREAD), which the threads claim one at a time with Atomics.add
- * on a counter, the calling thread first. So a worker that wakes late (waking from Atomics.wait
- * took about 0.1 ms here, against products of 1-3 ms per thread) or runs slower claims fewer
- * chunks, and the caller waits at most for the last chunk. Measured on a conv training step: the
+ * The work is C's rows (or, when C is wider than tall, its columns) cut into chunks of whole tiles,
+ * four per thread (CHUNKS_PER_THREAD), which the threads claim one at a time with Atomics.add on a
+ * counter, the calling thread first. So a worker that wakes late (waking from Atomics.wait took
+ * about 0.1 ms here, against products of 1-3 ms per thread) or runs slower claims fewer chunks,
+ * and the caller waits at most for the last chunk. Measured on a conv training step: the
  * caller's wait fell from 0.77 to 0.61 s per 30 batches (about 6% to 4% of the step); the whole
  * step did not measurably change. Every entry of C is still computed by one thread in one fixed
  * order, so results do not depend on who claimed what.
@@ -22,7 +22,7 @@
  * Node's worker_threads one), so this file and worker.ts import nothing environment-specific.
  */
 import type { Blocking, Job, KernelExports } from "./matmul-simd.js";
-import { runSlice, slotScratch } from "./matmul-simd.js";
+import { PANEL_FLOATS, packPanel, panelFloats, runSlice, slotScratch } from "./matmul-simd.js";
 import type { ConvJob } from "./conv-chunks.js";
 import { CONV_JOB_WORDS, readConvJob, runConvChunks, writeConvJob } from "./conv-chunks.js";
 
@@ -80,13 +80,20 @@ if (CTL.CALL + 5 + 2 * MAX_ARGS > CTL.SEGMENT) throw new Error("pool: a pass's c
 /** Threads at most, the calling one included (scratch slots in the memory). */
 const MAX_SLOTS = 16;
 /**
- * Chunks per thread of a split by rows: enough for a late or slow thread to be absorbed, few
- * enough that packing op(B) once per chunk stays small against the chunk's product. A split by
- * columns (a short, wide product: C is 64 or 128 rows in the mlp) makes one chunk per thread:
- * each chunk packs all of op(A) again, as big there as the chunk's share of B. Against four per
- * thread, alternated (ms per batch, medians of eight and five): mlp plain 16.0 -> 15.8, faster in
- * six pairs of eight; conv plain 32.6 -> 32.1; on their own, two threads over the mlp's products
- * ran at 95-101 GFLOP/s against 88-97 (one alternation on a quiet stretch; level in two slower ones).
+ * Chunks per thread: enough for a late or slow thread to be absorbed. Every chunk needs all of the
+ * operand on the side not split (op(B) for a split by rows, op(A) by columns); each thread packs it
+ * once per product into its panel (matmul-simd.ts's packPanel) and reads it from there for every
+ * chunk it claims. Where that operand does not fit the panel, a split by columns makes one chunk
+ * per thread (each chunk would pack all of op(A) again, as big as the chunk's share of B), a split
+ * by rows still four, each packing its op(B). The mlp's products are short and wide (C is 64 or
+ * 128 rows), split by columns: one chunk per thread left a product waiting for the slower thread
+ * whenever the two cores ran unequally, which this machine's do at times (a product pinned to each
+ * core, in the same seconds: 43-44 GFLOP/s on one, 33-35 on the other). Four chunks each with the
+ * panel against one each, toggled every ten batches in one process: mlp plain level on a quiet
+ * machine (the toggle's own 2-3% lean to one side, both ways round); with a process pinned to the
+ * second core busy one millisecond in four, the panel faster in all six runs, by 2.4-3.9% with the
+ * toggle's slow side and 7.9-9.4% with the other (17.9-20.4 against 18.7-20.9 ms per batch); conv
+ * plain (split by rows) level.
  */
 const CHUNKS_PER_THREAD = 4;
 
@@ -229,7 +236,8 @@ export class WorkerPool {
     const extent = rows ? job.M : job.N;
     const unit = rows ? bl.mr : bl.nr;
     const threads = this.workers.length + 1;
-    ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * (rows ? CHUNKS_PER_THREAD : 1))) * unit;
+    const chunks = rows || sharesPanel(bl, job, rows) ? CHUNKS_PER_THREAD : 1;
+    ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * chunks)) * unit;
     ctl[CTL.KIND] = 0;
     writeJob(ctl, job, rows);
     this.start();
@@ -330,14 +338,28 @@ export function claimer(ctl: Int32Array): () => number {
   return () => Atomics.add(ctl, CTL.NEXT, 1);
 }
 
+/**
+ * Whether each thread packs the operand all chunks share (op(B) when splitting rows, op(A) when
+ * splitting columns) once, into its panel, rather than once per chunk: when it fits the panel.
+ */
+export function sharesPanel(bl: Blocking, job: Job, rows: boolean): boolean {
+  return panelFloats(bl, job, rows ? "B" : "A") <= PANEL_FLOATS;
+}
+
 /** Claims chunks of the job's rows (all columns) or columns (all rows) until none is left, computing each with slot `slot`'s scratch. */
 export function runChunks(ex: KernelExports, bl: Blocking, ctl: Int32Array, job: Job, rows: boolean, slot: number): void {
   const extent = rows ? job.M : job.N;
   const chunk = ctl[CTL.CHUNK]!;
   const s = slotScratch(bl, slot);
+  const panel = sharesPanel(bl, job, rows) ? (rows ? "B" : "A") : undefined;
+  let packed = false;
   for (let lo = Atomics.add(ctl, CTL.NEXT, 1) * chunk; lo < extent; lo = Atomics.add(ctl, CTL.NEXT, 1) * chunk) {
+    if (panel && !packed) {
+      packPanel(ex, bl, job, s, panel);
+      packed = true;
+    }
     const hi = Math.min(extent, lo + chunk);
-    if (rows) runSlice(ex, bl, job, s, lo, hi, 0, job.N);
-    else runSlice(ex, bl, job, s, 0, job.M, lo, hi);
+    if (rows) runSlice(ex, bl, job, s, lo, hi, 0, job.N, panel);
+    else runSlice(ex, bl, job, s, 0, job.M, lo, hi, panel);
   }
 }
