@@ -243,6 +243,10 @@ export class Code {
   f32x4DemoteF64x2Zero(): this { return this.op(...this.simd(0x5e)); }
   /** f64x2.promote_low_f32x4: f32 lanes 0 and 1 widened to two f64 lanes, exactly. */
   f64x2PromoteLowF32x4(): this { return this.op(...this.simd(0x5f)); }
+  /** f32x4.pmin: per lane b < a ? b : a (stack: a, b), one x86 minps; unlike min, a NaN in b gives a. */
+  f32x4Pmin(): this { return this.op(...this.simd(0xea)); }
+  /** f32x4.pmax: per lane a < b ? b : a (stack: a, b), one x86 maxps; unlike max, a NaN in b gives a. */
+  f32x4Pmax(): this { return this.op(...this.simd(0xeb)); }
   /** f32x4.max: per lane the larger, NaN if either is NaN, and +0 over -0. */
   f32x4Max(): this { return this.op(...this.simd(0xe9)); }
   /** f32x4.gt: per lane all ones where a > b, else zeros (a mask). Stack: a, b. */
