@@ -236,7 +236,7 @@ export class WorkerPool {
     const extent = rows ? job.M : job.N;
     const unit = rows ? bl.mr : bl.nr;
     const threads = this.workers.length + 1;
-    const chunks = rows || sharesPanel(bl, job, rows) ? CHUNKS_PER_THREAD : 1;
+    const chunks = rows || usesPanel(bl, job, rows) ? CHUNKS_PER_THREAD : 1;
     ctl[CTL.CHUNK] = Math.ceil(Math.ceil(extent / unit) / (threads * chunks)) * unit;
     ctl[CTL.KIND] = 0;
     writeJob(ctl, job, rows);
@@ -339,10 +339,10 @@ export function claimer(ctl: Int32Array): () => number {
 }
 
 /**
- * Whether each thread packs the operand all chunks share (op(B) when splitting rows, op(A) when
- * splitting columns) once, into its panel, rather than once per chunk: when it fits the panel.
+ * Whether each thread packs the operand every chunk needs (op(B) when splitting rows, op(A) when
+ * splitting columns) once, into its own panel, rather than once per chunk: when it fits the panel.
  */
-export function sharesPanel(bl: Blocking, job: Job, rows: boolean): boolean {
+export function usesPanel(bl: Blocking, job: Job, rows: boolean): boolean {
   return panelFloats(bl, job, rows ? "B" : "A") <= PANEL_FLOATS;
 }
 
@@ -351,7 +351,7 @@ export function runChunks(ex: KernelExports, bl: Blocking, ctl: Int32Array, job:
   const extent = rows ? job.M : job.N;
   const chunk = ctl[CTL.CHUNK]!;
   const s = slotScratch(bl, slot);
-  const panel = sharesPanel(bl, job, rows) ? (rows ? "B" : "A") : undefined;
+  const panel = usesPanel(bl, job, rows) ? (rows ? "B" : "A") : undefined;
   let packed = false;
   for (let lo = Atomics.add(ctl, CTL.NEXT, 1) * chunk; lo < extent; lo = Atomics.add(ctl, CTL.NEXT, 1) * chunk) {
     if (panel && !packed) {
