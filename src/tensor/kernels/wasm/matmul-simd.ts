@@ -527,15 +527,20 @@ export interface Job {
  */
 export type Panel = "A" | "B";
 
+/** Rows of op(A) (side "A") or columns of op(B) (side "B") packed: M or N rounded up to whole tiles. */
+function panelWidth(bl: Blocking, job: Job, side: Panel): number {
+  return side === "A" ? Math.ceil(job.M / bl.mr) * bl.mr : Math.ceil(job.N / bl.nr) * bl.nr;
+}
+
 /** Floats op(A) (side "A") or op(B) (side "B") of `job` takes packed whole, in whole tiles. */
 export function panelFloats(bl: Blocking, job: Job, side: Panel): number {
-  return side === "A" ? Math.ceil(job.M / bl.mr) * bl.mr * job.K : Math.ceil(job.N / bl.nr) * bl.nr * job.K;
+  return panelWidth(bl, job, side) * job.K;
 }
 
 /** Packs all of op(A) or op(B) of `job` into s.panel, k block after k block (see Panel). */
 export function packPanel(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, side: Panel): void {
   const { transA, transB, M, N, K, a, b } = job;
-  const width = side === "A" ? Math.ceil(M / bl.mr) * bl.mr : Math.ceil(N / bl.nr) * bl.nr;
+  const width = panelWidth(bl, job, side);
   for (let pc = 0; pc < K; pc += bl.kc) {
     const kc = Math.min(bl.kc, K - pc);
     const dst = s.panel + width * pc * 4;
@@ -555,14 +560,14 @@ export function packPanel(ex: KernelExports, bl: Blocking, job: Job, s: Scratch,
  */
 export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, i0: number, i1: number, j0: number, j1: number, panel?: Panel): void {
   const { transA, transB, M, N, K, a, b, c } = job;
-  const rowsA = Math.ceil(M / bl.mr) * bl.mr, colsB = Math.ceil(N / bl.nr) * bl.nr; // a panel's widths
+  const width = panel ? panelWidth(bl, job, panel) : 0; // the panel's rows of op(A) or columns of op(B)
   for (let jc = j0; jc < j1; jc += bl.nc) {
     const nc = Math.min(bl.nc, j1 - jc);
     for (let pc = 0; pc < K; pc += bl.kc) {
       const kc = Math.min(bl.kc, K - pc);
       // op(B)[pc:+kc, jc:+nc]: B is (N,K) when transB (rows j), else (K,N) (rows p).
       let pb = s.packB;
-      if (panel === "B") pb = s.panel + (colsB * pc + jc * kc) * 4;
+      if (panel === "B") pb = s.panel + (width * pc + jc * kc) * 4;
       else if (transB) ex.packB_T(b + (jc * K + pc) * 4, K * 4, nc, kc, pb);
       else ex.packB_N(b + (pc * N + jc) * 4, N * 4, nc, kc, pb);
       const bias = pc === 0 ? job.bias ?? 0 : 0;
@@ -571,7 +576,7 @@ export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, 
         const mc = Math.min(bl.mc, i1 - ic);
         // op(A)[ic:+mc, pc:+kc]: A is (K,M) when transA (rows p), else (M,K) (rows i).
         let pa = s.packA;
-        if (panel === "A") pa = s.panel + (rowsA * pc + ic * kc) * 4;
+        if (panel === "A") pa = s.panel + (width * pc + ic * kc) * 4;
         else if (transA) ex.packA_N(a + (pc * M + ic) * 4, M * 4, mc, kc, pa);
         else ex.packA_T(a + (ic * K + pc) * 4, K * 4, mc, kc, pa);
         // the block's rows start as the bias, here where the macro-kernel is about to read them from cache
