@@ -306,36 +306,58 @@ function emitMacro(bl: Blocking, tileFn: number): Code {
 
 /**
  * packN(src, ld, n, kc, dst) for strip width w: X is kc rows of n floats (row stride ld bytes);
- * strip s of dst holds, for each p, X[p][s*w : s*w+w] (w floats, zero past column n). Full strips
- * copy v128 by v128 (the last two floats of a w = 4k+2 row as one i64); the last, partial strip is
- * zeroed then filled by scalar copies. w is even (checkBlocking).
+ * strip s of dst holds, for each p, X[p][s*w : s*w+w] (w floats, zero past column n).
+ * Full strips are filled four at a time, down the kc rows: each row gives 4w floats side by side
+ * (w/4 v128 per strip, the last two floats of a w = 4k+2 row as one i64), which go to the four
+ * strips' rows p; then the full strips left over one at a time, and the last, partial strip zeroed
+ * then filled by scalar copies. Strip by strip, every row gave w floats (32 bytes of its 64-byte
+ * line): with ld a power of two (the models' 512- and 1024-wide matrices) the kc rows share a few
+ * cache sets and evicted each other before the next strip read the rest of their lines (a 256x512
+ * block measured 17.5 GB/s with ld = 512 floats and 10.8 with 1024, against 29.4 with 794).
+ * w is even (checkBlocking).
  */
 function emitPackN(w: number): Code {
   const f = new Code([i32, i32, i32, i32, i32]);
   const [src, ld, n, kc, dst] = [0, 1, 2, 3, 4];
+  const G = 4; // strips filled together
   const js = f.local(i32), p = f.local(i32), x = f.local(i32), cols = f.local(i32), j = f.local(i32);
-  f.i32(0).set(js);
-  f.block().loop().get(js).get(n).geU().brIf(1); // for js in 0..n step w
-  {
+  const stripBytes = f.local(i32);
+  const d: number[] = [0, 1, 2, 3].map(() => f.local(i32));
+  f.get(kc).i32(w * 4).mul().set(stripBytes);
+  /** Strips js/w .. js/w + S - 1 (all full): for each p, X[p][js : js + S*w] to their rows p. */
+  const strips = (S: number): void => {
     f.get(src).get(js).i32(4).mul().add().set(x); // x = &X[0][js]
-    f.get(n).get(js).sub().set(cols);
+    for (let s = 0; s < S; s++) f.get(dst).get(js).get(kc).mul().i32(4).mul().add().get(stripBytes).i32(s).mul().add().set(d[s]!); // strip js/w + s
     f.i32(0).set(p);
-    f.get(cols).i32(w).geU().if();
-    f.block().loop().get(p).get(kc).geU().brIf(1); // full strip: w/4 v128 per row (and two floats as one i64 if w % 4 is 2)
-    for (let v = 0; v < Math.floor(w / 4); v++) f.get(dst).get(x).v128Load(16 * v).v128Store(16 * v);
-    if (w % 4 === 2) f.get(dst).get(x).i64Load(4 * (w - 2)).i64Store(4 * (w - 2));
-    f.inc(dst, w * 4).incBy(x, ld).inc(p, 1).br(0).end().end();
-    f.else();
-    f.block().loop().get(p).get(kc).geU().brIf(1); // partial strip: zeros, then cols scalars
-    f.get(dst).i32(0).i32(w * 4).memoryFill();
-    f.i32(0).set(j).block().loop().get(j).get(cols).geU().brIf(1);
-    f.get(dst).get(j).i32(4).mul().add().get(x).get(j).i32(4).mul().add().f32Load().f32Store();
-    f.inc(j, 1).br(0).end().end();
-    f.inc(dst, w * 4).incBy(x, ld).inc(p, 1).br(0).end().end();
-    f.end();
-    f.inc(js, w).br(0);
-  }
-  f.end().end();
+    f.block().loop().get(p).get(kc).geU().brIf(1);
+    for (let s = 0; s < S; s++) {
+      for (let v = 0; v < Math.floor(w / 4); v++) f.get(d[s]!).get(x).v128Load(4 * w * s + 16 * v).v128Store(16 * v);
+      if (w % 4 === 2) f.get(d[s]!).get(x).i64Load(4 * w * s + 4 * (w - 2)).i64Store(4 * (w - 2));
+      f.inc(d[s]!, w * 4);
+    }
+    f.incBy(x, ld).inc(p, 1).br(0).end().end();
+    f.inc(js, S * w);
+  };
+  f.i32(0).set(js);
+  f.block().loop().get(n).get(js).i32(G * w).add().ltU().brIf(1); // while js + G*w <= n
+  strips(G);
+  f.br(0).end().end();
+  f.block().loop().get(n).get(js).i32(w).add().ltU().brIf(1); // while js + w <= n
+  strips(1);
+  f.br(0).end().end();
+  // the partial strip, if any: columns js .. n
+  f.get(n).get(js).sub().set(cols);
+  f.get(cols).if();
+  f.get(src).get(js).i32(4).mul().add().set(x); // x = &X[0][js]
+  f.get(dst).get(js).get(kc).mul().i32(4).mul().add().set(d[0]!); // strip js/w starts js * kc floats in
+  f.i32(0).set(p);
+  f.block().loop().get(p).get(kc).geU().brIf(1);
+  f.get(d[0]!).i32(0).i32(w * 4).memoryFill();
+  f.i32(0).set(j).block().loop().get(j).get(cols).geU().brIf(1);
+  f.get(d[0]!).get(j).i32(4).mul().add().get(x).get(j).i32(4).mul().add().f32Load().f32Store();
+  f.inc(j, 1).br(0).end().end();
+  f.inc(d[0]!, w * 4).incBy(x, ld).inc(p, 1).br(0).end().end();
+  f.end();
   return f;
 }
 
