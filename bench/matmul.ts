@@ -9,7 +9,8 @@
  * shifts them but rarely flips a ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
  */
 import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, defaultBlocking, relaxedSimdAvailable, simdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { defaultBlocking, relaxedSimdAvailable, simdAvailable } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import { enableRelaxedSimd } from "../src/io/wasm-features.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 import { Prng } from "../src/tensor/prng.js";

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe } from "vitest";
 import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
 import type { MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 
 interface TestBackend {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceBatchNorm, type BatchNormKernel, type InputGradientCoefficients } from "../src/tensor/kernels/batch-norm.js";
-import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import { Prng } from "../src/tensor/index.js";
 import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
 import { simdKernelPair } from "./backends.js";

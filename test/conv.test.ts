@@ -11,7 +11,7 @@ import { matmulNaive } from "../src/tensor/kernels/matmul.js";
 import { firstBitDifference, maxRelDiff } from "./gradcheck.js";
 import { ADJOINT_REL_TOL, KERNEL_REL_TOL } from "./tolerances.js";
 import { onEveryBackend, simdKernelPair } from "./backends.js";
-import { createSimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 
 const prng = new T.Prng(99);
 const rand = (shape: number[]): T.Tensor => {

@@ -17,6 +17,7 @@ const CORE_ENTRIES = [
   "src/tensor/index.ts",
   "src/tensor/kernels/matmul.ts",
   "src/tensor/kernels/wasm/matmul-simd.ts",
+  "src/tensor/kernels/wasm/simd-kernel.ts",
   "src/tensor/kernels/wasm/worker.ts",
   "src/nn/index.ts",
   "src/gan/models.ts",

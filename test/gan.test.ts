@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { matmulBlocked, matmulKernel, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/index.js";
 import { loadMnist } from "../src/io/mnist.js";

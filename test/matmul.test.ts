@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MATMUL_KERNELS, matmulBlocked, matmulKernel, setMatmulKernel, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { PANEL_FLOATS, createSimdMatmul, defaultBlocking, panelFloats, relaxedSimdAvailable, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { PANEL_FLOATS, defaultBlocking, panelFloats, relaxedSimdAvailable } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";

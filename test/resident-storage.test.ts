@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import { convOutSize } from "../src/tensor/kernels/im2col.js";
 import { alloc, allocForOverwrite, recycling, setStorageHeap } from "../src/tensor/storage.js";
 import { spawnNodeWorker } from "../src/io/workers.js";

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countingKernel } from "../src/web/flops.js";
 import { matmulBlocked, setMatmulKernel } from "../src/tensor/kernels/matmul.js";
-import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import * as T from "../src/tensor/index.js";
 import { Prng } from "../src/tensor/prng.js";
 

@@ -11,7 +11,8 @@
 import { availableParallelism } from "node:os";
 import { matmulBlocked, matmulNaive, setMatmulKernel } from "../tensor/kernels/matmul.js";
 import type { MatmulKernel } from "../tensor/kernels/matmul.js";
-import { createSimdMatmul, simdAvailable } from "../tensor/kernels/wasm/matmul-simd.js";
+import { simdAvailable } from "../tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul } from "../tensor/kernels/wasm/simd-kernel.js";
 import { spawnNodeWorker } from "../io/workers.js";
 import { enableRelaxedSimd } from "../io/wasm-features.js";
 import type { FlagSpec } from "./args.js";

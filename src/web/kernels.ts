@@ -8,7 +8,8 @@
  */
 import { matmulBlocked } from "../tensor/kernels/matmul.js";
 import type { MatmulKernel } from "../tensor/kernels/matmul.js";
-import { createSimdMatmul, sharedMemoryAvailable, simdAvailable } from "../tensor/kernels/wasm/matmul-simd.js";
+import { sharedMemoryAvailable, simdAvailable } from "../tensor/kernels/wasm/matmul-simd.js";
+import { createSimdMatmul } from "../tensor/kernels/wasm/simd-kernel.js";
 import type { SpawnWorker } from "../tensor/kernels/wasm/pool.js";
 import type { KernelChoice } from "./protocol.js";
 import { scriptUrl } from "./urls.js";

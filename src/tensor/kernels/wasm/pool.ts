@@ -22,12 +22,9 @@
  * Node's worker_threads one), so this file and worker.ts import nothing environment-specific.
  */
 import type { Blocking, Job, KernelExports } from "./matmul-simd.js";
-import { PANEL_FLOATS, packPanel, panelFloats, runSlice, slotScratch } from "./matmul-simd.js";
+import { CONTROL_BYTES, PANEL_FLOATS, packPanel, panelFloats, runSlice, slotScratch } from "./matmul-simd.js";
 import type { ConvJob } from "./conv-chunks.js";
 import { CONV_JOB_WORDS, readConvJob, runConvChunks, writeConvJob } from "./conv-chunks.js";
-
-/** Bytes at the start of the memory for the control block (job words, counters). */
-export const CONTROL_BYTES = 256;
 
 /** What a new worker is given: the compiled module, the shared memory, its scratch slot. */
 export interface WorkerInit {
@@ -245,7 +242,7 @@ export class WorkerPool {
     this.join();
   }
 
-  /** Computes two k segments of a product (see matmul-simd.ts's kSegments), a thread each when both are free. */
+  /** Computes two k segments of a product (see simd-kernel.ts's kSegments), a thread each when both are free. */
   runSegments(jobs: [Job, Job], ex: KernelExports): void {
     const ctl = this.ctl;
     ctl[CTL.KIND] = 2;
@@ -332,7 +329,7 @@ export function spinWhile(ctl: Int32Array, i: number, value: number): boolean {
 
 /**
  * A claim function over the control block's NEXT counter, for runConvChunks: each call returns the
- * next unit to make. Made once per thread, not per job (see matmul-simd.ts's place()).
+ * next unit to make. Made once per thread, not per job (see simd-kernel.ts's place()).
  */
 export function claimer(ctl: Int32Array): () => number {
   return () => Atomics.add(ctl, CTL.NEXT, 1);

@@ -4,8 +4,9 @@
  * ready, then serve jobs from the control block (pool.ts) until told to quit.
  */
 import type { KernelExports } from "./matmul-simd.js";
+import { CONTROL_BYTES } from "./matmul-simd.js";
 import type { WorkerInit } from "./pool.js";
-import { CONTROL_BYTES, CTL, claimer, readWork, runCallChunks, runChunks, runSegments, spinWhile } from "./pool.js";
+import { CTL, claimer, readWork, runCallChunks, runChunks, runSegments, spinWhile } from "./pool.js";
 import { runConvChunks } from "./conv-chunks.js";
 
 /** Runs until the pool sets QUIT; `ready` is called once the module is instantiated. */
