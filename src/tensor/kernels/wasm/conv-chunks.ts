@@ -16,10 +16,11 @@
  * colsTimesWt and col2imOfProduct write disjoint images per chunk, so threads claim chunks freely;
  * each output float is computed by the same product and pass as over the whole batch, so the bits
  * do not depend on the chunking or the threads. rowsTimesCols sums over every image into one dW:
- * it is cut into two fixed segments, images [0, ceil(N/2)) added into dW and the rest into
- * `partial` (the caller then adds partial to dW), a thread per segment, each segment's chunks in
- * order. The micro-kernel starts a sum from the C it adds to (matmul-simd.ts), so a segment made
- * chunk by chunk rounds as one product over it; one thread and two make the same two segments.
+ * it is cut into `segments` fixed segments of the batch (segmentStart), the first added into dW and
+ * each other one written into its own part of `partial` (the caller then adds those to dW, in
+ * order), threads claiming segments as they come, each segment's chunks in order. The micro-kernel
+ * starts a sum from the C it adds to (matmul-simd.ts), so a segment made chunk by chunk rounds as
+ * one product over it; one thread and two make the same segments.
  * Pointers are byte offsets into the kernel's memory.
  */
 import type { ConvGeometry } from "../im2col.js";
@@ -41,9 +42,11 @@ export interface ConvJob {
   weight: number;
   /** The NCHW side (N,P,OH,OW): colsTimesWt's output (written over), the others' A. */
   nchw: number;
-  /** rowsTimesCols: dW, added into, and the second segment's C (P, CKK), written over. */
+  /** rowsTimesCols: dW, added into, and the other segments' sums (segments - 1, P, CKK), written over. */
   dW: number;
   partial: number;
+  /** rowsTimesCols: segments of the batch, at most N (each one image or more). */
+  segments: number;
   /** colsTimesWt: bias (P), or 0. col2imOfProduct with `fill`: bias (C), or 0 for zeros. */
   bias: number;
   /** col2imOfProduct: each chunk's images are first written over with the bias (or zeros), then added into. */
@@ -56,12 +59,12 @@ export interface ConvJob {
 }
 
 /** Words of a ConvJob in the pool's control block (pool.ts). */
-export const CONV_JOB_WORDS = 22;
+export const CONV_JOB_WORDS = 23;
 
 export function writeConvJob(words: Int32Array, at: number, j: ConvJob): void {
   const g = j.g;
   const w = [CONV_KINDS.indexOf(j.kind), g.N, g.C, g.H, g.W, g.KH, g.KW, g.stride, g.pad, g.OH, g.OW, j.P,
-    j.image, j.weight, j.nchw, j.dW, j.partial, j.bias, +j.fill, j.scratch, j.slotBytes, j.images];
+    j.image, j.weight, j.nchw, j.dW, j.partial, j.bias, +j.fill, j.scratch, j.slotBytes, j.images, j.segments];
   for (let i = 0; i < CONV_JOB_WORDS; i++) words[at + i] = w[i]!;
 }
 
@@ -71,7 +74,7 @@ export function readConvJob(words: Int32Array, at: number): ConvJob {
     kind: CONV_KINDS[w[0]!]!,
     g: { N: w[1]!, C: w[2]!, H: w[3]!, W: w[4]!, KH: w[5]!, KW: w[6]!, stride: w[7]!, pad: w[8]!, OH: w[9]!, OW: w[10]! },
     P: w[11]!, image: w[12]!, weight: w[13]!, nchw: w[14]!, dW: w[15]!, partial: w[16]!, bias: w[17]!,
-    fill: w[18] !== 0, scratch: w[19]!, slotBytes: w[20]!, images: w[21]!,
+    fill: w[18] !== 0, scratch: w[19]!, slotBytes: w[20]!, images: w[21]!, segments: w[22]!,
   };
 }
 
@@ -99,12 +102,12 @@ function paddedFloats(g: ConvGeometry, images: number): number {
 
 /** Chunks (or, for rowsTimesCols, segments) the job has for threads to claim. */
 export function convUnits(j: ConvJob): number {
-  return j.kind === "rowsTimesCols" ? 2 : Math.ceil(j.g.N / j.images);
+  return j.kind === "rowsTimesCols" ? j.segments : Math.ceil(j.g.N / j.images);
 }
 
-/** The first image of rowsTimesCols' second segment. */
-export function secondSegment(N: number): number {
-  return Math.ceil(N / 2);
+/** The first image of segment i of N images cut into `segments` (i = segments: N). */
+export function segmentStart(N: number, segments: number, i: number): number {
+  return Math.floor((i * N) / segments);
 }
 
 /**
@@ -120,10 +123,9 @@ export function runConvChunks(ex: KernelExports, bl: Blocking, j: ConvJob, slot:
       convChunk(ex, bl, j, slot, n0, Math.min(j.images, N - n0), 0, false);
       continue;
     }
-    const half = secondSegment(N);
-    const [lo, hi] = u === 0 ? [0, half] : [half, N];
-    for (let n0 = lo; n0 < hi; n0 += j.images)
-      convChunk(ex, bl, j, slot, n0, Math.min(j.images, hi - n0), u === 0 ? j.dW : j.partial, u === 0 || n0 > lo);
+    const lo = segmentStart(N, j.segments, u), hi = segmentStart(N, j.segments, u + 1);
+    const c = u === 0 ? j.dW : j.partial + (u - 1) * j.P * j.g.C * j.g.KH * j.g.KW * 4; // segment u's sum
+    for (let n0 = lo; n0 < hi; n0 += j.images) convChunk(ex, bl, j, slot, n0, Math.min(j.images, hi - n0), c, u === 0 || n0 > lo);
   }
 }
 

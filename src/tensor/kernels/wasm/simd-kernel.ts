@@ -21,7 +21,7 @@ import { CONTROL_BYTES, PAGE, defaultBlocking, kernelModuleBytes, relaxedSimdAva
 import type { Pass, SpawnWorker } from "./pool.js";
 import { WorkerPool } from "./pool.js";
 import type { ConvJob, ConvKind } from "./conv-chunks.js";
-import { convSlotBytes, convUnits, runConvChunks, secondSegment } from "./conv-chunks.js";
+import { convSlotBytes, convUnits, runConvChunks } from "./conv-chunks.js";
 import { MemoryArena, align64 } from "./arena.js";
 import type { StorageHeap } from "../../storage.js";
 
@@ -36,6 +36,8 @@ export interface SimdMatmulOptions {
   minParallelTiles?: number;
   /** Passes over a batch (activations, sums, the optimizer's, batch norm's) touching fewer floats stay on the calling thread; so do convolutions whose cols would have fewer floats and whose product fewer than minParallelWork multiply-adds. */
   minParallelPass?: number;
+  /** Segments a convolution's weight gradient is cut into (default WEIGHT_GRAD_SEGMENTS), for measurements. */
+  weightGradSegments?: number;
   /** Tile and block sizes, for measurements; otherwise defaultBlocking(fma), with `fma` where relaxed SIMD is available. */
   blocking?: Blocking;
   /** Upper bound of the memory, in MiB (default 2048): the step buffers it holds and one call's scratch must fit. */
@@ -93,6 +95,13 @@ const TANH_WEIGHT = 8;
 const CONV_CHUNK_BYTES = 512 << 10;
 /** Chunks per thread of a pass: a late worker takes fewer. */
 const PASS_CHUNKS_PER_THREAD = 4;
+/**
+ * A convolution's weight gradient sums over every image of the batch into one dW: the batch is
+ * cut into this many fixed segments (fewer when it has fewer images), which the threads claim as
+ * they come, each segment's sum but the first written aside and then added to dW in order
+ * (conv-chunks.ts). Fixed, so one thread and two make the same sums.
+ */
+const WEIGHT_GRAD_SEGMENTS = 8;
 
 /**
  * Compiles the kernel and, for threads > 1, starts threads - 1 workers on a shared memory.
@@ -120,7 +129,10 @@ export async function createSimdMatmul(opts: SimdMatmulOptions = {}): Promise<Si
   const ex = instance.exports as unknown as KernelExports;
   const pool = threads > 1 ? await WorkerPool.start(opts.spawn!, { module, memory, blocking: bl }, threads - 1) : undefined;
   const arena = new MemoryArena(memory, fixed);
-  const parallel = { work: opts.minParallelWork ?? MIN_PARALLEL_WORK, tiles: opts.minParallelTiles ?? MIN_PARALLEL_TILES, pass: opts.minParallelPass ?? MIN_PARALLEL_PASS };
+  const parallel = {
+    work: opts.minParallelWork ?? MIN_PARALLEL_WORK, tiles: opts.minParallelTiles ?? MIN_PARALLEL_TILES, pass: opts.minParallelPass ?? MIN_PARALLEL_PASS,
+    gradSegments: opts.weightGradSegments ?? WEIGHT_GRAD_SEGMENTS,
+  };
   return new SimdKernel(ex, bl, arena, threads, parallel, pool, residentStorage);
 }
 
@@ -181,8 +193,8 @@ class SimdKernel implements SimdMatmul {
     readonly blocking: Blocking,
     private readonly arena: MemoryArena,
     readonly threads: number,
-    /** Thresholds below which work stays on the calling thread (SimdMatmulOptions' minParallel*). */
-    private readonly parallel: { work: number; tiles: number; pass: number },
+    /** Thresholds below which work stays on the calling thread (SimdMatmulOptions' minParallel*), and weightGradSegments. */
+    private readonly parallel: { work: number; tiles: number; pass: number; gradSegments: number },
     private readonly pool: WorkerPool | undefined,
     residentStorage: boolean,
   ) {
@@ -232,16 +244,18 @@ class SimdKernel implements SimdMatmul {
       const ch = this.convChunking("colsTimesWt", g, P);
       const [px, pw, pbias, pres, pout, pscratch] = this.place(input(x, imageSize(g)), input(w, P * CKK), bias ? input(bias, P) : 0,
         acc ? R * P : 0, output(out, R * P, acc), ch.scratchFloats);
-      this.runConv({ kind: "colsTimesWt", g, P, image: px, weight: pw, nchw: acc ? pres : pout, dW: 0, partial: 0, bias: bias ? pbias : 0, fill: false, scratch: pscratch, ...ch.job });
+      this.runConv({ kind: "colsTimesWt", g, P, image: px, weight: pw, nchw: acc ? pres : pout, dW: 0, partial: 0, segments: 0, bias: bias ? pbias : 0, fill: false, scratch: pscratch, ...ch.job });
       if (acc) this.pass("add", [pout, pres, pout, R * P], 3, [4, 4, 4, 0], R * P, 16, R * P);
       this.finish();
     },
     addAtTimesIm2col: (A, P, x, g, dW) => {
       const { R, CKK } = patchDims(g);
       const ch = this.convChunking("rowsTimesCols", g, P);
-      const [pA, px, pdw, ppartial, pscratch] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true), P * CKK, ch.scratchFloats);
-      this.runConv({ kind: "rowsTimesCols", g, P, image: px, weight: 0, nchw: pA, dW: pdw, partial: ppartial, bias: 0, fill: false, scratch: pscratch, ...ch.job });
-      if (secondSegment(g.N) < g.N) this.ex.add(pdw, ppartial, pdw, P * CKK); // dW += the second segment's sum
+      const segments = Math.min(this.parallel.gradSegments, g.N);
+      const [pA, px, pdw, ppartial, pscratch] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true),
+        Math.max(1, segments - 1) * P * CKK, ch.scratchFloats);
+      this.runConv({ kind: "rowsTimesCols", g, P, image: px, weight: 0, nchw: pA, dW: pdw, partial: ppartial, segments, bias: 0, fill: false, scratch: pscratch, ...ch.job });
+      for (let i = 1; i < segments; i++) this.ex.add(pdw, ppartial + (i - 1) * P * CKK * 4, pdw, P * CKK); // dW += segment i's sum, in order
       this.finish();
     },
     addCol2imOfProduct: (A, P, w, g, img, opts = {}) => {
@@ -250,7 +264,7 @@ class SimdKernel implements SimdMatmul {
       const ch = this.convChunking("col2imOfProduct", g, P);
       const [pA, pw, pimg, pbias, pscratch] = this.place(input(A, R * P), input(w, P * CKK), output(img, imageSize(g), !overwrite),
         bias ? input(bias, g.C) : 0, ch.scratchFloats);
-      this.runConv({ kind: "col2imOfProduct", g, P, image: pimg, weight: pw, nchw: pA, dW: 0, partial: 0, bias: bias ? pbias : 0, fill: overwrite, scratch: pscratch, ...ch.job });
+      this.runConv({ kind: "col2imOfProduct", g, P, image: pimg, weight: pw, nchw: pA, dW: 0, partial: 0, segments: 0, bias: bias ? pbias : 0, fill: overwrite, scratch: pscratch, ...ch.job });
       this.finish();
     },
   };
