@@ -548,18 +548,28 @@ export function panelFloats(bl: Blocking, job: Job, side: Panel): number {
   return panelWidth(bl, job, side) * job.K;
 }
 
+/** Packs op(A)[ic:+mc, pc:+kc] of `job` at dst, as mr-tall strips: A is (K,M) when transA (rows p), else (M,K) (rows i). */
+function packBlockA(ex: KernelExports, job: Job, ic: number, mc: number, pc: number, kc: number, dst: number): void {
+  const { M, K, a } = job;
+  if (job.transA) ex.packA_N(a + (pc * M + ic) * 4, M * 4, mc, kc, dst);
+  else ex.packA_T(a + (ic * K + pc) * 4, K * 4, mc, kc, dst);
+}
+
+/** Packs op(B)[pc:+kc, jc:+nc] of `job` at dst, as nr-wide strips: B is (N,K) when transB (rows j), else (K,N) (rows p). */
+function packBlockB(ex: KernelExports, job: Job, jc: number, nc: number, pc: number, kc: number, dst: number): void {
+  const { N, K, b } = job;
+  if (job.transB) ex.packB_T(b + (jc * K + pc) * 4, K * 4, nc, kc, dst);
+  else ex.packB_N(b + (pc * N + jc) * 4, N * 4, nc, kc, dst);
+}
+
 /** Packs all of op(A) or op(B) of `job` into s.panel, k block after k block (see Panel). */
 export function packPanel(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, side: Panel): void {
-  const { transA, transB, M, N, K, a, b } = job;
   const width = panelWidth(bl, job, side);
-  for (let pc = 0; pc < K; pc += bl.kc) {
-    const kc = Math.min(bl.kc, K - pc);
+  for (let pc = 0; pc < job.K; pc += bl.kc) {
+    const kc = Math.min(bl.kc, job.K - pc);
     const dst = s.panel + width * pc * 4;
-    if (side === "A") {
-      if (transA) ex.packA_N(a + pc * M * 4, M * 4, M, kc, dst);
-      else ex.packA_T(a + pc * 4, K * 4, M, kc, dst);
-    } else if (transB) ex.packB_T(b + pc * 4, K * 4, N, kc, dst);
-    else ex.packB_N(b + pc * N * 4, N * 4, N, kc, dst);
+    if (side === "A") packBlockA(ex, job, 0, job.M, pc, kc, dst);
+    else packBlockB(ex, job, 0, job.N, pc, kc, dst);
   }
 }
 
@@ -570,26 +580,22 @@ export function packPanel(ex: KernelExports, bl: Blocking, job: Job, s: Scratch,
  * With `panel`, one operand is already packed whole in s.panel (packPanel) and is read from there.
  */
 export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, i0: number, i1: number, j0: number, j1: number, panel?: Panel): void {
-  const { transA, transB, M, N, K, a, b, c } = job;
+  const { N, K, c } = job;
   const width = panel ? panelWidth(bl, job, panel) : 0; // the panel's rows of op(A) or columns of op(B)
   for (let jc = j0; jc < j1; jc += bl.nc) {
     const nc = Math.min(bl.nc, j1 - jc);
     for (let pc = 0; pc < K; pc += bl.kc) {
       const kc = Math.min(bl.kc, K - pc);
-      // op(B)[pc:+kc, jc:+nc]: B is (N,K) when transB (rows j), else (K,N) (rows p).
-      let pb = s.packB;
+      let pb = s.packB; // op(B)[pc:+kc, jc:+nc]
       if (panel === "B") pb = s.panel + (width * pc + jc * kc) * 4;
-      else if (transB) ex.packB_T(b + (jc * K + pc) * 4, K * 4, nc, kc, pb);
-      else ex.packB_N(b + (pc * N + jc) * 4, N * 4, nc, kc, pb);
+      else packBlockB(ex, job, jc, nc, pc, kc, pb);
       const bias = pc === 0 ? job.bias ?? 0 : 0;
       const add = (job.accumulate && !job.bias) || pc > 0 || bias !== 0 ? 1 : 0; // the first k block overwrites C, or adds to the bias
       for (let ic = i0; ic < i1; ic += bl.mc) {
         const mc = Math.min(bl.mc, i1 - ic);
-        // op(A)[ic:+mc, pc:+kc]: A is (K,M) when transA (rows p), else (M,K) (rows i).
-        let pa = s.packA;
+        let pa = s.packA; // op(A)[ic:+mc, pc:+kc]
         if (panel === "A") pa = s.panel + (width * pc + ic * kc) * 4;
-        else if (transA) ex.packA_N(a + (pc * M + ic) * 4, M * 4, mc, kc, pa);
-        else ex.packA_T(a + (ic * K + pc) * 4, K * 4, mc, kc, pa);
+        else packBlockA(ex, job, ic, mc, pc, kc, pa);
         // the block's rows start as the bias, here where the macro-kernel is about to read them from cache
         if (bias !== 0) ex.fillRows(bias + jc * 4, c + (ic * N + jc) * 4, N * 4, mc, nc);
         ex.macro(mc, nc, kc, pa, pb, c + (ic * N + jc) * 4, N * 4, add, s.tmp);
