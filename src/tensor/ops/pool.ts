@@ -5,7 +5,7 @@
  * K = 2, which the classifier runs over every image it judges (test/ops-grad.test.ts holds the
  * two equal, ties included).
  */
-import { alloc, allocForOverwrite } from "../storage.js";
+import { allocForOverwrite } from "../storage.js";
 import { Tensor, isGradEnabled, shapeStr } from "../tensor.js";
 
 /**
@@ -72,7 +72,7 @@ export function maxPool2d(x: Tensor, k = 2): Tensor {
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const OH = Math.floor(H / k);
   const OW = Math.floor(W / k);
-  const out = alloc(N * C * OH * OW);
+  const out = allocForOverwrite(N * C * OH * OW); // every output is written by the window loop
   const backward = isGradEnabled() && x.requiresGrad;
   if (!backward && spareArgmax.length < out.length) spareArgmax = new Int32Array(out.length);
   // index into x of each output's maximum; kept for the backward in a step buffer (its floats'
