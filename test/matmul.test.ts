@@ -32,6 +32,8 @@ const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 7, 5], [7, 1, 5], [5, 6, 1], [1, 300, 1], [13, 17, 19],
   [4, 4, 4], [65, 33, 129], [70, 260, 131], [3, 513, 257],
   [4, 8, 3], [129, 9, 257], [131, 1, 6], [9, 517, 2], [133, 23, 1],
+  // every count of rows left below a tile (M mod 6 = 1 .. 5, M mod 4 = 1 .. 3) with whole tiles of columns
+  [20, 24, 33], [128, 40, 30], [11, 16, 7],
 ];
 
 /** The SIMD kernel's blocks, which the shapes above step just past: 4x8 tiles with mul + add, 6x8 with the multiply-add. */
