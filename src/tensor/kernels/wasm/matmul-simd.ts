@@ -236,8 +236,9 @@ function emitTile(bl: Blocking, rows: number = bl.mr): Code {
  * the right edge is computed whole in tmp (mr x nr floats), its rows x cols corner copied from C
  * first when adding and back into C after, by scalar loops. The models' heights are powers of two
  * and the tile 6 rows tall, so every block of 64 or 128 rows ends in a cut tile: computed whole in
- * tmp it cost as much as 132 rows (128x512x512 on one thread); the row tile made the mlp step about
- * 1% faster and the conv step about 2% (toggled every ten batches, both ways round).
+ * tmp it cost as much as 132 rows (128x512x512 on one thread). With the row tiles, toggled every ten
+ * batches in one process, both ways round: mlp plain 0.1-0.9% faster (four pairs of runs), conv
+ * plain 1.8-5.0% (three pairs); the same bits.
  */
 function emitMacro(bl: Blocking, tileFn: number, rowTileFns: number[]): Code {
   const { mr, nr } = bl;
