@@ -217,7 +217,7 @@ function rowsFromImage(ex: KernelExports, bl: Blocking, j: ConvJob, image: numbe
         const mc = Math.min(bl.mc, R - ic);
         const n = Math.floor(ic / S), oh = Math.floor((ic % S) / g.OW), ow = (ic % S) % g.OW;
         ex.im2colPackA(padded, s.packA, g.C, Hp, Wp, g.stride, g.OH, g.OW, n, oh, ow, mc, pc / 16, kc / 16);
-        ex.macro(mc, nc, kc, s.packA, s.packB, rows + (ic * P + jc) * 4, P * 4, add, s.tmp);
+        ex.macro(mc, nc, kc, s.packA, s.packB, rows + (ic * P + jc) * 4, P * 4, add, s.tmp, 0);
       }
     }
   }
@@ -243,7 +243,7 @@ function addRowsTimesImage(ex: KernelExports, bl: Blocking, j: ConvJob, image: n
       for (let ic = 0; ic < P; ic += bl.mc) {
         const mc = Math.min(bl.mc, P - ic);
         ex.packA_N(rows + (pc * P + ic) * 4, P * 4, mc, kc, s.packA); // rowsᵀ[ic:+mc, pc:+kc]: rows is (R, P)
-        ex.macro(mc, nc, kc, s.packA, s.packB, c + (ic * CKK + jc) * 4, CKK * 4, add, s.tmp);
+        ex.macro(mc, nc, kc, s.packA, s.packB, c + (ic * CKK + jc) * 4, CKK * 4, add, s.tmp, 0);
       }
     }
   }

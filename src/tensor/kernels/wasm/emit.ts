@@ -132,6 +132,7 @@ export class Code {
   mul(): this { return this.op(0x6c); }
   remU(): this { return this.op(0x70); }
   and_(): this { return this.op(0x71); }
+  or_(): this { return this.op(0x72); }
   /** local += n, for pointers and counters. */
   inc(l: number, n: number): this { return this.get(l).i32(n).add().set(l); }
   /** local += other local. */

@@ -113,7 +113,7 @@ export interface KernelExports {
   packA_T(src: number, ld: number, n: number, kc: number, dst: number): void;
   packB_T(src: number, ld: number, n: number, kc: number, dst: number): void;
   /** C[0:mc, 0:nc] (row stride ldc bytes) (+)= packed A block · packed B panel; tmp: mr·nr floats. */
-  macro(mc: number, nc: number, kc: number, pa: number, pb: number, c: number, ldc: number, add: number, tmp: number): void;
+  macro(mc: number, nc: number, kc: number, pa: number, pb: number, c: number, ldc: number, add: number, tmp: number, bias: number): void;
   /** gemv-simd.ts: products with a side of one (a column, a row, or K = 1). */
   gemvRows(r: number, ldr: number, x: number, y: number, n: number, K: number, accumulate: number): void;
   gemvCols(x: number, r: number, ldr: number, y: number, n: number, K: number, accumulate: number): void;
@@ -162,20 +162,22 @@ export interface KernelExports {
 // so "br_if 1" leaves the loop and "br 0" repeats it.
 
 /**
- * tile(kc, a, b, c, ldc, add): the micro-kernel, for `rows` of the strip's mr rows (all of them,
- * or the first 1 .. mr-1 for the last strip of a block whose height is not a whole number of
+ * tile(kc, a, b, c, ldc, add, bias): the micro-kernel, for `rows` of the strip's mr rows (all of
+ * them, or the first 1 .. mr-1 for the last strip of a block whose height is not a whole number of
  * tiles: the macro-kernel's row tiles). a: packed A strip (kc steps of mr floats),
  * b: packed B strip (kc steps of nr floats), c: the tile's top-left in C, ldc: C's row stride in
- * bytes; add = 0 stores the product, otherwise adds it to C. kc >= 1. Adding starts the
- * accumulators from C's values rather than adding the finished sums to C, so a product over k in
- * several calls (k blocks, or a gradient summed over two batches) rounds as one chain over all k.
+ * bytes; add = 0 stores the product, otherwise adds it to C; bias, unless 0: where nr floats sit
+ * that every row of the tile starts from instead (a linear layer's bias; add is then ignored).
+ * kc >= 1. Adding starts the accumulators from C's values rather than adding the finished sums to
+ * C, so a product over k in several calls (k blocks, or a gradient summed over two batches) rounds
+ * as one chain over all k; starting from the bias rounds as C filled with it, then added to.
  */
 function emitTile(bl: Blocking, rows: number = bl.mr): Code {
   const { nr, unroll } = bl;
   const mr = rows; // rows computed and stored; the packed A strip still holds bl.mr floats per k step
   const nv = nr / 4; // v128 per tile row
-  const f = new Code([i32, i32, i32, i32, i32, i32]);
-  const [kc, a, b, c, ldc, add] = [0, 1, 2, 3, 4, 5];
+  const f = new Code([i32, i32, i32, i32, i32, i32, i32]);
+  const [kc, a, b, c, ldc, add, bias] = [0, 1, 2, 3, 4, 5, 6];
   const aEnd = f.local(i32);
   const aMid = f.local(i32);
   const acc: number[] = [];
@@ -200,14 +202,17 @@ function emitTile(bl: Blocking, rows: number = bl.mr): Code {
     }
   };
 
-  // Accumulators start at zero (locals do), or at C's values when adding.
+  // Accumulators start at zero (locals do), at the bias in every row, or at C's values when adding.
   const cr = f.local(i32);
-  f.get(add).if().get(c).set(cr);
+  f.get(bias).if();
+  for (let v = 0; v < nv; v++) f.get(bias).v128Load(16 * v).set(bv[v]!);
+  for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) f.get(bv[v]!).set(acc[r * nv + v]!);
+  f.else().get(add).if().get(c).set(cr);
   for (let r = 0; r < mr; r++) {
     for (let v = 0; v < nv; v++) f.get(cr).v128Load(16 * v).set(acc[r * nv + v]!);
     if (r + 1 < mr) f.incBy(cr, ldc);
   }
-  f.end();
+  f.end().end();
   // aEnd = a + kc*mr*4; aMid = a + (kc % unroll)*mr*4.
   f.get(a).get(kc).i32(stepA).mul().add().set(aEnd);
   f.get(a).get(kc).i32(unroll - 1).and_().i32(stepA).mul().add().set(aMid);
@@ -229,12 +234,14 @@ function emitTile(bl: Blocking, rows: number = bl.mr): Code {
 }
 
 /**
- * macro(mc, nc, kc, pa, pb, c, ldc, add, tmp): every tile of the mc x nc block of C. B strips in
- * the outer loop (one KC x NR strip, 8 KiB, stays in L1 across all A strips), A strips inside.
- * Calls function `tileFn` for whole tiles. A tile cut by C's bottom edge alone (rows < mr, all nr
- * columns) goes straight into C by the tile of that many rows (`rowTileFns[rows - 1]`); one cut by
- * the right edge is computed whole in tmp (mr x nr floats), its rows x cols corner copied from C
- * first when adding and back into C after, by scalar loops. The models' heights are powers of two
+ * macro(mc, nc, kc, pa, pb, c, ldc, add, tmp, bias): every tile of the mc x nc block of C. B strips
+ * in the outer loop (one KC x NR strip, 8 KiB, stays in L1 across all A strips), A strips inside.
+ * bias, unless 0: where the block's nc bias floats sit, which each of its rows starts from (the
+ * tiles load them; add is then ignored). Calls function `tileFn` for whole tiles. A tile cut by C's
+ * bottom edge alone (rows < mr, all nr columns) goes straight into C by the tile of that many rows
+ * (`rowTileFns[rows - 1]`); one cut by the right edge is computed whole in tmp (mr x nr floats), its
+ * rows x cols corner copied from C (or from the bias) first when adding and back into C after, by
+ * scalar loops. The models' heights are powers of two
  * and the tile 6 rows tall, so every block of 64 or 128 rows ends in a cut tile: computed whole in
  * tmp it cost as much as 132 rows (128x512x512 on one thread). With the row tiles, toggled every ten
  * batches in one process, both ways round: mlp plain 0.1-0.9% faster (four pairs of runs), conv
@@ -242,9 +249,10 @@ function emitTile(bl: Blocking, rows: number = bl.mr): Code {
  */
 function emitMacro(bl: Blocking, tileFn: number, rowTileFns: number[]): Code {
   const { mr, nr } = bl;
-  const f = new Code([i32, i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [mc, nc, kc, pa, pb, c, ldc, add, tmp] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new Code([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [mc, nc, kc, pa, pb, c, ldc, add, tmp, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const js = f.local(i32), is = f.local(i32);
+  const bj = f.local(i32); // the strip's bias, or 0
   const bs = f.local(i32), as = f.local(i32), ct = f.local(i32);
   const rows = f.local(i32), cols = f.local(i32), r = f.local(i32), j = f.local(i32);
   const stripA = f.local(i32); // bytes per packed A strip: kc*mr*4
@@ -256,42 +264,48 @@ function emitMacro(bl: Blocking, tileFn: number, rowTileFns: number[]): Code {
   {
     f.i32(0).set(is).get(pa).set(as);
     f.get(c).get(js).i32(4).mul().add().set(ct); // tile pointer for (is, js)
+    f.get(bias).get(js).i32(4).mul().add().i32(0).get(bias).select().set(bj); // bias ? bias + js*4 : 0
     f.block().loop().get(is).get(mc).geU().brIf(1); // for is in 0..mc step mr
     {
       f.get(mc).get(is).sub().set(rows).get(nc).get(js).sub().set(cols);
       f.get(rows).i32(mr).geU().get(cols).i32(nr).geU().and_().if();
-      f.get(kc).get(as).get(bs).get(ct).get(ldc).get(add).call(tileFn);
+      f.get(kc).get(as).get(bs).get(ct).get(ldc).get(add).get(bj).call(tileFn);
       f.else();
       f.get(cols).i32(nr).geU().if();
       // Full columns, rows < mr: the tile of that many rows, straight into C.
-      for (let n = 1; n < mr; n++) f.get(rows).i32(n).eq().if().get(kc).get(as).get(bs).get(ct).get(ldc).get(add).call(rowTileFns[n - 1]!).end();
+      for (let n = 1; n < mr; n++) f.get(rows).i32(n).eq().if().get(kc).get(as).get(bs).get(ct).get(ldc).get(add).get(bj).call(rowTileFns[n - 1]!).end();
       f.else();
       {
-        // Edge tile: when adding, tmp[r][j] = C[r][j] for the corner; the whole tile in tmp; then C[r][j] = tmp[r][j].
+        // Edge tile: tmp[r][j] = bias[j], or C[r][j] when adding, for the corner; the whole tile in
+        // tmp, added to that; then C[r][j] = tmp[r][j]. (The tile does not read the bias itself
+        // here: nr floats from the strip's bias would run past its end.)
         f.get(rows).i32(mr).geU().if().i32(mr).set(rows).end();
         f.get(cols).i32(nr).geU().if().i32(nr).set(cols).end();
-        /** for r < rows, j < cols: C[r][j] -> tmp[r][j] (toTmp) or back. */
-        const corner = (toTmp: boolean): void => {
+        /** for r < rows, j < cols: C[r][j] (or the bias's [j]) -> tmp[r][j] (to tmp), or tmp[r][j] -> C[r][j]. */
+        const corner = (from: "C" | "bias" | "tmp"): void => {
           f.i32(0).set(r).block().loop().get(r).get(rows).geU().brIf(1);
           f.i32(0).set(j).block().loop().get(j).get(cols).geU().brIf(1);
           const cAt = (): void => void f.get(ct).get(r).get(ldc).mul().add().get(j).i32(4).mul().add(); // ct + r*ldc + j*4
           const tAt = (): void => void f.get(tmp).get(r).i32(nr).mul().get(j).add().i32(4).mul().add(); // tmp + (r*nr + j)*4
-          if (toTmp) {
-            tAt();
+          if (from === "tmp") {
             cAt();
+            tAt();
           } else {
-            cAt();
             tAt();
+            if (from === "C") cAt();
+            else f.get(bj).get(j).i32(4).mul().add(); // bj + j*4
           }
           f.f32Load().f32Store();
           f.inc(j, 1).br(0).end().end();
           f.inc(r, 1).br(0).end().end();
         };
-        f.get(add).if();
-        corner(true);
-        f.end();
-        f.get(kc).get(as).get(bs).get(tmp).i32(nr * 4).get(add).call(tileFn);
-        corner(false);
+        f.get(bj).if();
+        corner("bias");
+        f.else().get(add).if();
+        corner("C");
+        f.end().end();
+        f.get(kc).get(as).get(bs).get(tmp).i32(nr * 4).get(add).get(bj).or_().i32(0).call(tileFn);
+        corner("tmp");
       }
       f.end();
       f.end();
@@ -605,16 +619,14 @@ export function runSlice(ex: KernelExports, bl: Blocking, job: Job, s: Scratch, 
       let pb = s.packB; // op(B)[pc:+kc, jc:+nc]
       if (panel === "B") pb = s.panel + (width * pc + jc * kc) * 4;
       else packBlockB(ex, job, jc, nc, pc, kc, pb);
-      const bias = pc === 0 ? job.bias ?? 0 : 0;
-      const add = (job.accumulate && !job.bias) || pc > 0 || bias !== 0 ? 1 : 0; // the first k block overwrites C, or adds to the bias
+      const bias = pc === 0 ? job.bias ?? 0 : 0; // the first k block's rows start from the bias
+      const add = (job.accumulate && !job.bias) || pc > 0 ? 1 : 0; // else the first k block overwrites C
       for (let ic = i0; ic < i1; ic += bl.mc) {
         const mc = Math.min(bl.mc, i1 - ic);
         let pa = s.packA; // op(A)[ic:+mc, pc:+kc]
         if (panel === "A") pa = s.panel + (width * pc + ic * kc) * 4;
         else packBlockA(ex, job, ic, mc, pc, kc, pa);
-        // the block's rows start as the bias, here where the macro-kernel is about to read them from cache
-        if (bias !== 0) ex.fillRows(bias + jc * 4, c + (ic * N + jc) * 4, N * 4, mc, nc);
-        ex.macro(mc, nc, kc, pa, pb, c + (ic * N + jc) * 4, N * 4, add, s.tmp);
+        ex.macro(mc, nc, kc, pa, pb, c + (ic * N + jc) * 4, N * 4, add, s.tmp, bias === 0 ? 0 : bias + jc * 4);
       }
     }
   }
