@@ -112,7 +112,7 @@ export interface KernelExports {
   /** Packs X[0:n rows, 0:kc cols] (row stride ld bytes) transposed into the same strip layout. */
   packA_T(src: number, ld: number, n: number, kc: number, dst: number): void;
   packB_T(src: number, ld: number, n: number, kc: number, dst: number): void;
-  /** C[0:mc, 0:nc] (row stride ldc bytes) (+)= packed A block · packed B panel; tmp: mr·nr floats. */
+  /** C[0:mc, 0:nc] (row stride ldc bytes) (+)= packed A block · packed B panel; tmp: mr·nr floats; bias: 0, or nc floats every row starts from. */
   macro(mc: number, nc: number, kc: number, pa: number, pb: number, c: number, ldc: number, add: number, tmp: number, bias: number): void;
   /** gemv-simd.ts: products with a side of one (a column, a row, or K = 1). */
   gemvRows(r: number, ldr: number, x: number, y: number, n: number, K: number, accumulate: number): void;
@@ -240,12 +240,13 @@ function emitTile(bl: Blocking, rows: number = bl.mr): Code {
  * tiles load them; add is then ignored). Calls function `tileFn` for whole tiles. A tile cut by C's
  * bottom edge alone (rows < mr, all nr columns) goes straight into C by the tile of that many rows
  * (`rowTileFns[rows - 1]`); one cut by the right edge is computed whole in tmp (mr x nr floats), its
- * rows x cols corner copied from C (or from the bias) first when adding and back into C after, by
- * scalar loops. The models' heights are powers of two
- * and the tile 6 rows tall, so every block of 64 or 128 rows ends in a cut tile: computed whole in
- * tmp it cost as much as 132 rows (128x512x512 on one thread). With the row tiles, toggled every ten
- * batches in one process, both ways round: mlp plain 0.1-0.9% faster (four pairs of runs), conv
- * plain 1.8-5.0% (three pairs); the same bits.
+ * rows x cols corner first copied there from the bias, or from C when adding, and back into C
+ * after, by scalar loops. The models' heights are powers of two and the tile 6 rows tall, so every
+ * block of 64 or 128 rows ends in a cut tile: computed whole in tmp it cost as much as 132 rows
+ * (128x512x512 on one thread). With the row tiles, toggled every ten batches in one process, both
+ * ways round: mlp plain 0.1-0.9% faster (four pairs of runs), conv plain 1.8-5.0% (three pairs);
+ * the same bits. With the bias loaded by the tiles rather than written into the block first
+ * (`fillRows`), toggled the same way: mlp plain 0.7-2.4% faster (four pairs); the same bits.
  */
 function emitMacro(bl: Blocking, tileFn: number, rowTileFns: number[]): Code {
   const { mr, nr } = bl;
