@@ -24,6 +24,7 @@
  * Pointers are byte offsets into the kernel's memory.
  */
 import type { ConvGeometry } from "../im2col.js";
+import { patchDims } from "../conv-lowering.js";
 import type { Blocking, KernelExports, Scratch } from "./matmul-simd.js";
 import { runSlice, slotScratch } from "./matmul-simd.js";
 
@@ -110,6 +111,11 @@ export function segmentStart(N: number, segments: number, i: number): number {
   return Math.floor((i * N) / segments);
 }
 
+/** Where rowsTimesCols' segment i sums: dW for the first, the others each in their P·CKK floats of `partial`. */
+export function segmentSum(j: ConvJob, i: number): number {
+  return i === 0 ? j.dW : j.partial + (i - 1) * j.P * patchDims(j.g).CKK * 4;
+}
+
 /**
  * Claims units (chunks, or segments) with `claim` until none is left, making each with thread
  * `slot`'s scratch. Runs on the calling thread and in workers alike.
@@ -124,7 +130,7 @@ export function runConvChunks(ex: KernelExports, bl: Blocking, j: ConvJob, slot:
       continue;
     }
     const lo = segmentStart(N, j.segments, u), hi = segmentStart(N, j.segments, u + 1);
-    const c = u === 0 ? j.dW : j.partial + (u - 1) * j.P * j.g.C * j.g.KH * j.g.KW * 4; // segment u's sum
+    const c = segmentSum(j, u);
     for (let n0 = lo; n0 < hi; n0 += j.images) convChunk(ex, bl, j, slot, n0, Math.min(j.images, hi - n0), c, u === 0 || n0 > lo);
   }
 }

@@ -21,7 +21,7 @@ import { CONTROL_BYTES, PAGE, defaultBlocking, kernelModuleBytes, relaxedSimdAva
 import type { Pass, SpawnWorker } from "./pool.js";
 import { WorkerPool } from "./pool.js";
 import type { ConvJob, ConvKind } from "./conv-chunks.js";
-import { convSlotBytes, convUnits, runConvChunks } from "./conv-chunks.js";
+import { convSlotBytes, convUnits, runConvChunks, segmentSum } from "./conv-chunks.js";
 import { MemoryArena, align64 } from "./arena.js";
 import type { StorageHeap } from "../../storage.js";
 
@@ -254,8 +254,9 @@ class SimdKernel implements SimdMatmul {
       const segments = Math.min(this.parallel.gradSegments, g.N);
       const [pA, px, pdw, ppartial, pscratch] = this.place(input(A, R * P), input(x, imageSize(g)), output(dW, P * CKK, true),
         Math.max(1, segments - 1) * P * CKK, ch.scratchFloats);
-      this.runConv({ kind: "rowsTimesCols", g, P, image: px, weight: 0, nchw: pA, dW: pdw, partial: ppartial, segments, bias: 0, fill: false, scratch: pscratch, ...ch.job });
-      for (let i = 1; i < segments; i++) this.ex.add(pdw, ppartial + (i - 1) * P * CKK * 4, pdw, P * CKK); // dW += segment i's sum, in order
+      const job: ConvJob = { kind: "rowsTimesCols", g, P, image: px, weight: 0, nchw: pA, dW: pdw, partial: ppartial, segments, bias: 0, fill: false, scratch: pscratch, ...ch.job };
+      this.runConv(job);
+      for (let i = 1; i < segments; i++) this.ex.add(pdw, segmentSum(job, i), pdw, P * CKK); // dW += segment i's sum, in order
       this.finish();
     },
     addCol2imOfProduct: (A, P, w, g, img, opts = {}) => {
@@ -473,7 +474,7 @@ class SimdKernel implements SimdMatmul {
     const segmented = !side && this.cutInSegments(job);
     if (job.bias && (job.K === 0 || side || segmented)) {
       // C starts as the bias rows, then the product is added: products other than the blocked
-      // kernel's own, which fills each block just before its first k block (runSlice)
+      // kernel's own, whose tiles start their sums from the bias (runSlice, the macro-kernel)
       this.ex.fillRows(job.bias, job.c, job.N * 4, job.M, job.N);
       job = { ...job, accumulate: true, bias: 0 };
     }
