@@ -446,27 +446,24 @@ function emitPackT(w: number): Code {
 /** The kernel module for one blocking: its functions over an imported memory env.memory. */
 export function kernelModuleBytes(bl: Blocking, memory: { min: number; max: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   checkBlocking(bl);
-  // Function indices: 0 tile, 1 macro (calls 0), 2-5 the packers, 6-9 the convolution lowerings,
-  // 10-12 the activations, 13-17 batch norm, 18 the element-wise sum, 19-20 the optimizer's passes,
-  // 21 tanh, 22 fillChannels, 23-25 the packers straight from images, 26 unpadAdd, 27 addColumnSums,
-  // 28-30 the products with a side of one, 31 fillRows, 32 on the row tiles of 1 .. mr-1 rows.
-  const rowTiles = Array.from({ length: bl.mr - 1 }, (_, n) => 32 + n);
-  const fns = [
-    emitTile(bl), emitMacro(bl, 0, rowTiles), emitPackN(bl.mr), emitPackT(bl.mr), emitPackN(bl.nr), emitPackT(bl.nr),
-    emitIm2col(), emitCol2im(), emitNchwToRows(), emitRowsToNchw(),
-    emitRelu(), emitLeakyRelu(), emitActivationBackward(),
-    emitBnSum(), emitBnSquares(), emitBnNormalize(), emitBnGradSums(), emitBnInputGrad(),
-    emitAdd(), emitRmsprop(), emitClip(), emitTanh(), emitFillChannels(), emitIm2colPackB(), emitPadImages(), emitIm2colPackA(bl.mr), emitUnpadAdd(), emitAddColumnSums(),
-    emitGemvRows(), emitGemvCols(), emitOuter(), emitFillRows(),
-    ...rowTiles.map((_, n) => emitTile(bl, n + 1)),
+  // The tiles come first, so that the macro-kernel can call them by index: 0 the whole mr x nr
+  // tile, 1 .. mr-1 the tiles of 1 .. mr-1 rows (a block's last rows). Every other function is
+  // exported by the name beside it, its index its place after the tiles.
+  const rowTiles = Array.from({ length: bl.mr - 1 }, (_, n) => 1 + n);
+  const tiles = [emitTile(bl), ...rowTiles.map((n) => emitTile(bl, n))];
+  const exported: [string, Code][] = [
+    ["macro", emitMacro(bl, 0, rowTiles)],
+    ["packA_N", emitPackN(bl.mr)], ["packA_T", emitPackT(bl.mr)], ["packB_N", emitPackN(bl.nr)], ["packB_T", emitPackT(bl.nr)],
+    ["im2col", emitIm2col()], ["col2im", emitCol2im()], ["nchwToRows", emitNchwToRows()], ["rowsToNchw", emitRowsToNchw()],
+    ["relu", emitRelu()], ["leakyRelu", emitLeakyRelu()], ["activationBackward", emitActivationBackward()],
+    ["bnSum", emitBnSum()], ["bnSquares", emitBnSquares()], ["bnNormalize", emitBnNormalize()], ["bnGradSums", emitBnGradSums()], ["bnInputGrad", emitBnInputGrad()],
+    ["add", emitAdd()], ["rmsprop", emitRmsprop()], ["clip", emitClip()], ["tanh", emitTanh()], ["fillChannels", emitFillChannels()],
+    ["im2colPackB", emitIm2colPackB()], ["padImages", emitPadImages()], ["im2colPackA", emitIm2colPackA(bl.mr)], ["unpadAdd", emitUnpadAdd()],
+    ["addColumnSums", emitAddColumnSums()], ["gemvRows", emitGemvRows()], ["gemvCols", emitGemvCols()], ["outer", emitOuter()], ["fillRows", emitFillRows()],
   ];
-  return moduleBytes({ module: "env", field: "memory", ...memory }, fns, {
-    macro: 1, packA_N: 2, packA_T: 3, packB_N: 4, packB_T: 5, im2col: 6, col2im: 7, nchwToRows: 8, rowsToNchw: 9,
-    relu: 10, leakyRelu: 11, activationBackward: 12,
-    bnSum: 13, bnSquares: 14, bnNormalize: 15, bnGradSums: 16, bnInputGrad: 17, add: 18,
-    rmsprop: 19, clip: 20, tanh: 21, fillChannels: 22, im2colPackB: 23, padImages: 24, im2colPackA: 25, unpadAdd: 26, addColumnSums: 27,
-    gemvRows: 28, gemvCols: 29, outer: 30, fillRows: 31,
-  });
+  const functions = [...tiles, ...exported.map(([, f]) => f)];
+  const exports = Object.fromEntries(exported.map(([name], i) => [name, tiles.length + i]));
+  return moduleBytes({ module: "env", field: "memory", ...memory }, functions, exports);
 }
 
 function checkBlocking(bl: Blocking): void {
