@@ -158,6 +158,11 @@ describe("train", () => {
     expectFailure(run("train", "--resume", join(dir, "none")), 1, /not a run folder/);
     expectFailure(run("train", "--out", runDir, "--epochs", "1"), 1, /already holds a run/);
   });
+
+  // Linux's /proc refuses a new folder with ENOENT, on which Node's recursive mkdir spins forever.
+  it.runIf(process.platform === "linux")("--out where no folder can be made: one line, not a hang", () => {
+    expectFailure(run("train", "--out", "/proc/wgan-ts-run", "--epochs", "1", "--limit-batches", "1"), 1, /cannot create folder \/proc\/wgan-ts-run/);
+  });
 });
 
 describe("train --data", () => {

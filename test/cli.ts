@@ -15,8 +15,11 @@ export interface CliResult {
   err: string;
 }
 
+/** A command that has not finished by then is stopped and fails its test (code null), rather than hanging the suite. */
+const CLI_TIMEOUT_MS = 300_000;
+
 export function runCli(...args: string[]): CliResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: root, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: root, encoding: "utf8", timeout: CLI_TIMEOUT_MS });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -4,8 +4,8 @@
  * target and is renamed into place only when complete, so an interrupted or failed write never
  * leaves a half-written file under the real name. The engine itself never touches files.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 
 /** Writes `data` to `path` atomically (temporary file in the same folder, then rename). */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
@@ -19,10 +19,26 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
-/** Creates `dir` (and its parents) or fails with one line naming it. */
+/**
+ * Creates `dir` (and its parents) or fails with one line naming it. One folder at a time, from the
+ * deepest that exists, rather than mkdirSync's `recursive`: on Linux, Node's recursive mkdir spins
+ * forever when an existing folder refuses a child with ENOENT, as /proc does (`--out /proc/run`).
+ */
 export function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break; // a root that does not exist
+  }
   try {
-    mkdirSync(dir, { recursive: true });
+    for (const d of missing) {
+      try {
+        mkdirSync(d);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e; // made meanwhile by someone else: fine
+      }
+    }
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error("not a folder"), { code: "ENOTDIR" });
   } catch (e) {
     throw new Error(`cannot create folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
