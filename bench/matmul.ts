@@ -13,6 +13,7 @@ import { defaultBlocking, relaxedSimdAvailable, simdAvailable } from "../src/ten
 import { createSimdMatmul, type SimdMatmul } from "../src/tensor/kernels/wasm/simd-kernel.js";
 import { enableRelaxedSimd } from "../src/io/wasm-features.js";
 import { spawnNodeWorker } from "../src/io/workers.js";
+import { MAX_SLOTS } from "../src/tensor/kernels/wasm/pool.js";
 import { Prng } from "../src/tensor/prng.js";
 import { measureSimdPeak } from "./peak.js";
 import { VerificationError, checkClose, timeMedian, type TimingOptions } from "./timing.js";
@@ -93,7 +94,7 @@ function parseArgs(argv: string[]): Args {
       const v = value(i, a, "--threads");
       if (a === "--threads") i++;
       threads = Number(v);
-      if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got "${v}"`);
+      if (!Number.isInteger(threads) || threads < 1 || threads > MAX_SLOTS) fail(`--threads must be an integer from 1 to ${MAX_SLOTS}, got "${v}"`);
     } else if (a === "--json") json = true;
     else if (a === "--quick") quick = true;
     else if (a === "--kernel" || a.startsWith("--kernel=")) {

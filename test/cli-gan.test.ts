@@ -152,6 +152,8 @@ describe("train", () => {
   it("bad input", () => {
     expectFailure(run("train", "--model", "gru"), 2, /--model must be mlp or conv, got 'gru'/);
     expectFailure(run("train", "--epochs", "0"), 2, /--epochs must be at least 1/);
+    expectFailure(run("train", "--threads", "17"), 2, /--threads must be at most 16, got 17/); // the pool's most
+    expectFailure(run("serve", "--port", "65536"), 2, /--port must be at most 65535, got 65536/);
     expectFailure(run("train", "--resume", runDir, "--lr", "0.1"), 2, /--lr cannot change when resuming/);
     expectFailure(run("train", "--ema", "1"), 2, /--ema must be 0 \(none\) or a decay below 1, got 1/);
     expectFailure(run("train", "--resume", runDir, "--ema", "0.9"), 2, /--ema cannot change when resuming/);

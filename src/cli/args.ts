@@ -16,6 +16,8 @@ export interface FlagSpec {
   default?: string | number | boolean;
   /** Inclusive lower bound for int/float flags. */
   min?: number;
+  /** Inclusive upper bound for int/float flags. */
+  max?: number;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -73,6 +75,7 @@ function convert(command: string, name: string, spec: FlagSpec, value: string): 
   const ok = value.trim() !== "" && Number.isFinite(num) && (spec.type === "float" || Number.isInteger(num));
   if (!ok) throw new UsageError(`${command}: --${name} must be ${spec.type === "int" ? "an integer" : "a number"}, got '${value}'`);
   if (spec.min !== undefined && num < spec.min) throw new UsageError(`${command}: --${name} must be at least ${spec.min}, got ${value}`);
+  if (spec.max !== undefined && num > spec.max) throw new UsageError(`${command}: --${name} must be at most ${spec.max}, got ${value}`);
   return num;
 }
 

@@ -13,6 +13,7 @@ import { matmulBlocked, matmulNaive, setMatmulKernel } from "../tensor/kernels/m
 import type { MatmulKernel } from "../tensor/kernels/matmul.js";
 import { simdAvailable } from "../tensor/kernels/wasm/matmul-simd.js";
 import { createSimdMatmul } from "../tensor/kernels/wasm/simd-kernel.js";
+import { MAX_SLOTS } from "../tensor/kernels/wasm/pool.js";
 import { spawnNodeWorker } from "../io/workers.js";
 import { enableRelaxedSimd } from "../io/wasm-features.js";
 import type { FlagSpec } from "./args.js";
@@ -24,7 +25,7 @@ export const JS_KERNELS = ["blocked", "naive"] as const;
 /** The three flags, to spread into a command's flag declarations. */
 export const BACKEND_FLAGS = {
   backend: { type: "string", default: "wasm", help: "where matrix products run: wasm (SIMD, on --threads threads) or js (one thread)" },
-  threads: { type: "int", min: 1, default: availableParallelism(), help: "threads for the wasm backend (default: the machine's cores)" },
+  threads: { type: "int", min: 1, max: MAX_SLOTS, default: Math.min(availableParallelism(), MAX_SLOTS), help: `threads for the wasm backend (default: the machine's cores, at most ${MAX_SLOTS})` },
   kernel: { type: "string", help: "js kernel: blocked, or naive (the plain triple loop, slow but easy to step through; implies --backend js)" },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -15,7 +15,6 @@ import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { defineFlags, formatHelp, parseFlags } from "./args.js";
-import { UsageError } from "./errors.js";
 import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
 import { splitPaths } from "../io/mnist.js";
 import { SPLIT_FILES } from "../mnist/dataset.js";
@@ -24,7 +23,7 @@ import { GENERATOR_URL, MNIST_URL, WORKER_SCRIPTS } from "../web/urls.js";
 const WEB_DIR = new URL("../web/", import.meta.url);
 
 const FLAGS = defineFlags({
-  port: { type: "int", min: 0, default: 8080, help: "port to listen on (0: any free port, printed)" },
+  port: { type: "int", min: 0, max: 65535, default: 8080, help: "port to listen on (0: any free port, printed)" },
   host: { type: "string", default: "127.0.0.1", help: "address to listen on" },
   checkpoint: { type: "string", default: DEFAULT_GENERATOR_PATH, help: "generator .safetensors file or run folder the Draw tab draws with" },
   help: { type: "bool", help: "show this help" },
@@ -69,7 +68,6 @@ export const command = {
   async run(argv: string[]): Promise<void> {
     const f = parseFlags(argv, FLAGS, "serve");
     if (f.help) return void console.log(formatHelp(USAGE, FLAGS));
-    if (f.port > 65535) throw new UsageError(`serve: --port must be at most 65535, got ${f.port}`);
     if (f.checkpoint === DEFAULT_GENERATOR_PATH && !existsSync(DEFAULT_GENERATOR_PATH))
       throw new Error(`serve: no shipped generator at ${DEFAULT_GENERATOR_PATH}: give one with --checkpoint FILE|RUN`);
     // Checked before listening: a corrupt or wrong file fails here, in one line naming it.

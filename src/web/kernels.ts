@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /**
  * Which matmul kernel the training worker trains with, in a browser: the WebAssembly SIMD kernel
- * on as many threads as the browser grants (navigator.hardwareConcurrency, and shared memory only
+ * on as many threads as the browser grants, at most 16 (navigator.hardwareConcurrency, and shared memory only
  * when the page is cross-origin isolated), its pool workers started as Web Workers by
  * `spawnWebWorker`; or, when SIMD is missing or fails to start, the blocked JS kernel with a
  * notice saying why, for the page to show.
@@ -10,7 +10,7 @@ import { matmulBlocked } from "../tensor/kernels/matmul.js";
 import type { MatmulKernel } from "../tensor/kernels/matmul.js";
 import { sharedMemoryAvailable, simdAvailable } from "../tensor/kernels/wasm/matmul-simd.js";
 import { createSimdMatmul } from "../tensor/kernels/wasm/simd-kernel.js";
-import type { SpawnWorker } from "../tensor/kernels/wasm/pool.js";
+import { MAX_SLOTS, type SpawnWorker } from "../tensor/kernels/wasm/pool.js";
 import type { KernelChoice } from "./protocol.js";
 import { scriptUrl } from "./urls.js";
 
@@ -50,7 +50,7 @@ export async function chooseKernel(choice: KernelChoice, threads: number): Promi
   if (choice === "pretend-no-simd" || !simdAvailable())
     return { kernel: matmulBlocked, threads: 1, notice: `This browser has no WebAssembly SIMD: ${JS_SLOWER}.` };
   let notice: string | null = null;
-  let n = Math.max(1, Math.floor(threads));
+  let n = Math.min(MAX_SLOTS, Math.max(1, Math.floor(threads)));
   if (n > 1 && !(globalThis.crossOriginIsolated && sharedMemoryAvailable())) {
     notice = "The page is not cross-origin isolated, so threads cannot share memory: the SIMD kernel runs on one thread.";
     n = 1;

@@ -7,7 +7,7 @@
  *   ?simd=off            train as a browser without WebAssembly SIMD would (JS kernel, with the notice)
  *   ?limit-batches=N     epochs of N batches instead of all 937
  *   ?seed=S              the training run's seed (fresh otherwise)
- *   ?threads=N           threads for the SIMD kernel (default: navigator.hardwareConcurrency)
+ *   ?threads=N           threads for the SIMD kernel (default: navigator.hardwareConcurrency; at most 16)
  */
 import { DrawTab } from "./draw.js";
 import { byId, messageOf, showMessage } from "./dom.js";

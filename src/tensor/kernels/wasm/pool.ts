@@ -75,7 +75,7 @@ if (CTL.CALL + CONV_JOB_WORDS > CTL.SEGMENT) throw new Error("pool: a convolutio
 const MAX_ARGS = 12;
 if (CTL.CALL + 5 + 2 * MAX_ARGS > CTL.SEGMENT) throw new Error("pool: a pass's call does not fit its control words");
 /** Threads at most, the calling one included (scratch slots in the memory). */
-const MAX_SLOTS = 16;
+export const MAX_SLOTS = 16;
 /**
  * Chunks per thread: enough for a late or slow thread to be absorbed. Every chunk needs all of the
  * operand on the side not split (op(B) for a split by rows, op(A) by columns); each thread packs it
