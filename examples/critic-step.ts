@@ -6,7 +6,7 @@
  *   npx tsx examples/critic-step.ts
  */
 import * as T from "../src/tensor/index.js";
-import { RMSprop, clipWeights } from "../src/nn/index.js";
+import { RMSprop } from "../src/nn/index.js";
 import { createCritic, createGenerator, labelPlanes } from "../src/gan/models.js";
 import { oneHot } from "../src/mnist/batches.js";
 import { IMAGE_SIZE } from "../src/mnist/image.js";
@@ -16,7 +16,7 @@ const B = 8;
 const prng = new T.Prng(0);
 const G = createGenerator("conv", 100, prng);
 const D = createCritic("conv", prng);
-const optD = new RMSprop(D, { lr: 5e-5 });
+const optD = new RMSprop(D, { lr: 5e-5, clip: 0.01 }); // its step also clips D's weights to [-c, c], in the same pass
 
 const mnist = loadMnist("test");
 const x = new T.Tensor([B, 1, 28, 28], mnist.pixels.slice(0, B * IMAGE_SIZE)); // real digits in [-1, 1]
@@ -29,14 +29,19 @@ show("z  noise", z);
 
 const fake = T.noGrad(() => G.forward(z, y)); // the generator is not trained in a critic step: no graph
 show("G(z, y)  fake images", fake);
-show("[image, 10 label planes]  D's input", T.concat([x, labelPlanes(y)], 1));
+// PyTorch's critic convolves [image, 10 label planes]; ours never builds that tensor (its first
+// convolution is split into the image's part and the planes' part, src/gan/models.ts), shown here for its shape
+show("[image, 10 label planes]  as PyTorch's D reads it", T.concat([x, labelPlanes(y)], 1));
 
 D.zeroGrad();
-const loss = T.sub(T.mean(D.forward(fake, y)), T.mean(D.forward(x, y)));
+const [fakeScores, realScores] = D.forwardEach?.([fake, x], y) ?? [D.forward(fake, y), D.forward(x, y)]; // the label planes' part made once for both
+const loss = T.sub(T.mean(fakeScores!), T.mean(realScores!));
 
 // The graph the two critic passes recorded, inputs before the ops that use them (a topological order).
-// Only tensors that need a gradient are recorded: the images, labels and the [x, label planes]
-// concatenation are data, so the graph starts at the critic's parameters.
+// Only tensors that need a gradient are recorded: the images and labels are data, so the graph
+// starts at the critic's parameters. The first convolution shows as two: the image's part (a slice of
+// its weight, one channel) and the label planes' part (the other ten channels, convolved over the
+// ten digits' planes once, then picked per image by a product with the one-hot labels).
 console.log("\nthe recorded graph (op: shape), fake images first, then real:");
 const names = new Map(D.namedParameters().map(([n, p]) => [p, n] as const));
 const seen = new Set<T.Tensor>();
@@ -49,8 +54,7 @@ const visit = (t: T.Tensor): void => {
 visit(loss);
 
 loss.backward();
-optD.step();
-clipWeights(D, 0.01);
+optD.step(); // RMSprop, then the clip
 console.log(`\nL_D = ${loss.item().toFixed(6)}; each gradient has its parameter's shape (fc.bias's is 0: it adds`);
 console.log("the same to real and fake scores, so it cancels in the difference):");
 for (const [name, p] of D.namedParameters()) {

@@ -36,10 +36,11 @@ describe("examples", () => {
 
   it("critic-step: prints the conv critic's shapes from input to loss", () => {
     const out = runExample("critic-step");
-    expect(out).toMatch(/D's input\s+\(8,11,28,28\)/);
+    expect(out).toMatch(/as PyTorch's D reads it\s+\(8,11,28,28\)/);
     expect(out).toMatch(/conv2d\s+\(8,32,14,14\)/);
     expect(out).toMatch(/reshape\s+\(8,3136\)/);
     expect(out).toMatch(/sub\s+\(\)/);
+    expect(out.match(/matmul\s+\(8,6272\)/g)).toHaveLength(1); // the label planes' part, made once for fakes and reals
     expect(out).toMatch(/fc\.bias\s+\(1\)\s+largest \|gradient\| 0\.00e\+0/); // cancels between real and fake
   });
 });
