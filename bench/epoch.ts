@@ -86,11 +86,14 @@ function run(model: ModelKind, recipe: Recipe, data: Mnist, kernel: MatmulKernel
  * gradient, so a gradient that is zero but for rounding, such as the conv critic's output bias,
  * moves by ±10·lr in a direction set by rounding.)
  */
+/** Largest difference allowed, relative to the largest gradient: a whole step's float32 sums, taken in other orders through every layer. */
+const STEP_GRAD_REL_TOL = 1e-4;
+
 function verify(model: ModelKind, recipe: Recipe, data: Mnist, kernel: MatmulKernel): void {
   const want = run(model, recipe, data, matmulNaive, 1, 0).t.wgan;
   const got = run(model, recipe, data, kernel, 1, 0).t.wgan;
   for (const [name, a, b] of [["critic", got.D, want.D], ["generator", got.G, want.G], ["guide", got.C, want.C]] as const)
-    if (a && b) checkClose(`${model} ${name} gradients, ${kernel.name} vs naive`, a.pack().grad, b.pack().grad, 1e-4);
+    if (a && b) checkClose(`${model} ${name} gradients, ${kernel.name} vs naive`, a.pack().grad, b.pack().grad, STEP_GRAD_REL_TOL);
 }
 
 /** The middle value (the mean of the two middle ones for an even count). */
@@ -135,7 +138,7 @@ async function main(): Promise<number> {
     const data = loadMnist("train");
     const perEpoch = Math.floor(data.n / DEFAULT_CONFIG.batch);
     verify(model, recipe, data, backend.kernel);
-    console.log(`verified: ${backend.describe} computes a training step's gradients as the naive kernel does (within 1e-4 of their scale)`);
+    console.log(`verified: ${backend.describe} computes a training step's gradients as the naive kernel does (within ${STEP_GRAD_REL_TOL} of their scale)`);
     const withTorch = !f["no-torch"] && recipe === "plain";
     if (!f["no-torch"] && recipe !== "plain") console.log("PyTorch reference: skipped (it runs the plain recipe; time that with --recipe plain)");
     // Rounds alternate which side goes first, so a machine that speeds up or slows down during the

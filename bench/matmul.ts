@@ -6,7 +6,8 @@
  * threads), each figure also as a fraction of the 128-bit SIMD peak of `bench/peak.ts` (per core,
  * times the threads), with the operands on the JavaScript heap (copied in and out by every call)
  * and, as in a training step, in the kernel's own memory. Numbers are medians, so a busy machine
- * shifts them but rarely flips a ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME.
+ * shifts them but rarely flips a ranking. Flags: --json (last line is one JSON object), --quick (fewer runs), --kernel NAME,
+ * --backend js|wasm, --threads N (1 to 16).
  */
 import { MATMUL_KERNELS, matmulNaive, type MatmulKernel } from "../src/tensor/kernels/matmul.js";
 import { defaultBlocking, relaxedSimdAvailable, simdAvailable } from "../src/tensor/kernels/wasm/matmul-simd.js";

@@ -72,12 +72,3 @@ export function timeMedian(fn: () => void, opts: TimingOptions = {}): Timing {
   const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return { median, min: sorted[0]!, samples };
 }
-
-/**
- * Verify, then time: runs `verify` once (it throws VerificationError on a wrong result) and only
- * then times `run`. The verify-then-time order is the point: see STYLE.md, practice 10.
- */
-export function verifyThenTime(verify: () => void, run: () => void, opts?: TimingOptions): Timing {
-  verify();
-  return timeMedian(run, opts);
-}

@@ -11,6 +11,7 @@ import { Prng } from "../tensor/index.js";
 import { writeIdx } from "../io/idx.js";
 import { DEFAULT_GENERATOR_PATH, loadGenerator } from "../io/generator.js";
 import { digitLabels, generateImages, toMnistBytes } from "../gan/sampling.js";
+import { IMAGE_H, IMAGE_W } from "../mnist/image.js";
 
 const FLAGS = defineFlags({
   "per-digit": { type: "int", min: 1, default: 1000, help: "images of each digit 0..9" },
@@ -33,7 +34,7 @@ export const command = {
       const { G, path } = loadGenerator(f.checkpoint ?? DEFAULT_GENERATOR_PATH);
       const labels = digitLabels(f["per-digit"]);
       const bytes = toMnistBytes(generateImages(G, labels, new Prng(seed)));
-      writeIdx(`${prefix}-images-idx3-ubyte`, [labels.length, 28, 28], bytes);
+      writeIdx(`${prefix}-images-idx3-ubyte`, [labels.length, IMAGE_H, IMAGE_W], bytes);
       writeIdx(`${prefix}-labels-idx1-ubyte`, [labels.length], labels);
       console.log(`wrote ${prefix}-images-idx3-ubyte and ${prefix}-labels-idx1-ubyte: ${labels.length} images from ${path} (seed ${seed})`);
     });

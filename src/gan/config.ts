@@ -1,5 +1,6 @@
 /**
- * A training run's settings: `TrainConfig`, the plain recipe's defaults, and the one validation every
+ * A training run's settings: `TrainConfig`, each recipe's defaults (`RECIPE_DEFAULTS`) and `train`'s
+ * (`DEFAULT_CONFIG`: the guided recipe), and the one validation every
  * source of a config goes through (flags, or a run folder's config.json). Pure data: no files here.
  */
 import { MODEL_KINDS } from "./models.js";

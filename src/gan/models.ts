@@ -33,6 +33,8 @@ export interface Critic extends Module {
   /**
    * The scores of several batches under the same weights, as `forward` on each; a critic may share
    * work between them (the conv critic convolves its label planes once). Absent: `forward` on each.
+   * @param xs batches of (B, 1, 28, 28) images  @param y (B, 10) their one-hot digits, the same for every batch
+   * @returns a (B, 1) score for each batch, in the order of `xs`
    */
   forwardEach?(xs: readonly Tensor[], y: Tensor): Tensor[];
 }

@@ -122,6 +122,7 @@ export class Wgan {
 
   /**
    * L_D = mean(D(fake)) - mean(D(real)); the real and fake scores share D's weights, so D's gradients add up.
+   * @param x (B, 1, 28, 28) real images in [-1, 1]  @param y (B, 10) their one-hot digits, also asked of the fakes
    * @param z (B, latent) the fakes' noise; drawn from the PRNG when absent (tests pass fixed noise)
    */
   criticStep(x: Tensor, y: Tensor, z: Tensor = this.noise(x.shape[0]!)): number {
@@ -140,7 +141,7 @@ export class Wgan {
     return loss.item();
   }
 
-  /** L_C = CE(C(x), y): one RMSprop step of the guide on the real batch (guided recipe). */
+  /** L_C = CE(C(x), y): one RMSprop step of the guide on the real batch (guided recipe). @param x (B, 1, 28, 28)  @param y (B, 10) one-hot */
   guideStep(x: Tensor, y: Tensor): number {
     this.mark?.("guide");
     const C = this.C!;
@@ -156,6 +157,7 @@ export class Wgan {
    * L_G = -mean(D(G(z, y), y)) [+ λ CE(C(G(z, y)), y)]. D's (and C's) parameters are frozen for
    * this backward: their gradients would be zeroed before their next step anyway, so skipping them
    * changes nothing but the time.
+   * @param y (B, 10) the one-hot digits asked for
    * @param z (B, latent) noise; drawn from the PRNG when absent (tests pass fixed noise)
    */
   generatorStep(y: Tensor, z: Tensor = this.noise(y.shape[0]!)): number {

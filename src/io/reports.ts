@@ -25,7 +25,8 @@ export function gridReporter(): EpochReporter {
   return (t, dir) => {
     noise ??= gridNoise(t.config);
     const path = join(dir, RUN_FILES.samples, `epoch-${String(t.epoch).padStart(3, "0")}.png`);
-    const images = generateImages(t.sampler(), digitLabels(NUM_CLASSES), t.wgan.prng, noise);
+    // the noise is given, so the PRNG is never drawn from; not the training's, all the same
+    const images = generateImages(t.sampler(), digitLabels(NUM_CLASSES), new Prng(0), noise);
     writeImageGrid(path, images, { rows: NUM_CLASSES, cols: NUM_CLASSES, scale: 2 });
   };
 }

@@ -1,5 +1,6 @@
 /**
- * The IDX file format of the MNIST distribution: read (plain or gzipped) and write. Only unsigned-byte
+ * The IDX file format of the MNIST distribution: parsed from bytes and encoded to bytes (files, and
+ * gzip, are src/io/idx.ts's). Only unsigned-byte
  * files (element type 0x08) are accepted; every check that fails throws one line naming the file's
  * basename and what is wrong with it. This is the file layer only: scaling and batching live elsewhere.
  *

@@ -5,7 +5,7 @@
  *
  * Legend: B = batch, N = number of images, H = hidden width (feature dimension), pixels in [-1, 1].
  */
-import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/image.js";
+import { IMAGE_H, IMAGE_SIZE, IMAGE_W, NUM_CLASSES } from "../mnist/image.js";
 import { Batcher, type BatchSource } from "../mnist/batches.js";
 import { Adam, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, loadModuleFrom } from "../nn/index.js";
 import type { Safetensors } from "../nn/index.js";
@@ -108,7 +108,7 @@ export function classify(model: Classifier, pixels: Float32Array, batchSize = 50
         // a scope per batch: its buffers serve the next batch, in the matmul kernel's memory when it
         // has one (outside a scope every op's output would be copied out of it)
         T.recycling(() => {
-          const x = new T.Tensor([b, 1, 28, 28], pixels.subarray(start * IMAGE_SIZE, (start + b) * IMAGE_SIZE));
+          const x = new T.Tensor([b, 1, IMAGE_H, IMAGE_W], pixels.subarray(start * IMAGE_SIZE, (start + b) * IMAGE_SIZE));
           const f = model.features(x);
           features.set(f.data, start * dim);
           logits.set(model.head.forward(f).data, start * NUM_CLASSES);
@@ -158,7 +158,7 @@ export function trainClassifier(data: BatchSource, opts: TrainOptions): Classifi
     for (const batch of batcher.epoch()) {
       // a step's buffers are reused by the next step (see the GAN's step in gan/wgan.ts): only numbers leave it
       const l = T.recycling(() => {
-        const x = new T.Tensor([batch.size, 1, 28, 28], batch.images);
+        const x = new T.Tensor([batch.size, 1, IMAGE_H, IMAGE_W], batch.images);
         const scores = model.logits(x);
         const loss = T.crossEntropy(scores, batch.labels);
         opt.zeroGrad();

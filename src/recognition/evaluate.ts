@@ -52,7 +52,7 @@ export interface Evaluator {
   testGaussian: Gaussian;
   /** (10) feature spread of each digit among the test images. */
   testSpread: number[];
-  /** The first `realLimit` training images, scored as if they were samples. */
+  /** The first `limit` training images (buildEvaluator's option), scored as if they were samples. */
   real: Scores;
   reference: string;
   /** Scores N labelled images against the references. @param images (N, 28, 28) bytes, or pixels in [-1, 1] */

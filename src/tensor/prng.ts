@@ -2,7 +2,8 @@
  * The project's one source of randomness: xoshiro128** (Blackman and Vigna, 2018), seeded through
  * splitmix32 so that any 32-bit seed gives a well-mixed state. Every random draw in `src/` goes
  * through a `Prng`, so a run repeats exactly from its seed; `getState`/`setState` let a resumed
- * training run continue the very same stream. Not cryptographic: `node:crypto` picks fresh seeds.
+ * training run continue the very same stream. Not cryptographic; a fresh seed, where none is given,
+ * comes from the platform's crypto (`node:crypto` on the command line, `crypto.getRandomValues` in the page).
  */
 
 /** splitmix32: one step of the seeding generator; returns [next state, output]. */

@@ -1,5 +1,5 @@
 /**
- * The passes over memory of relu and leakyRelu, forward and backward. A matmul kernel may run them
+ * The passes over memory of relu and leakyRelu, forward and backward, and of tanh. A matmul kernel may run them
  * its own way (`MatmulKernel.activations`: the SIMD kernel runs them as WebAssembly SIMD in its
  * memory); `referenceActivations` is the TypeScript one, and `activationKernel()` the one the ops
  * use. Every one computes in float32 as PyTorch does, so every backend gives the same bits

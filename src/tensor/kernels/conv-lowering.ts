@@ -3,7 +3,8 @@
  * product (see kernels/im2col.ts for the legend: R = N*OH*OW rows of patches, CKK = C*KH*KW).
  * The matrix side of each product has a row per output position (n, oh, ow) and a column per
  * channel p; tensors keep channels outside positions (NCHW), so at the boundary that side is
- * NCHW, (N, P, OH, OW), and each lowering changes the layout itself:
+ * NCHW, (N, P, OH, OW), and each lowering changes the layout itself. Here P counts that side's
+ * channels; the padding (P in im2col.ts's legend) comes with the geometry `g`.
  *
  *   im2colTimesWt        out (N,P,OH,OW) (+)= [im2col(x) (R,CKK) · Wᵀ] as NCHW (+ bias[p])
  *   addAtTimesIm2col     dW (P,CKK)       += [A as rows (R,P)]ᵀ · im2col(x) (R,CKK)

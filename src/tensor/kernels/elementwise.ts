@@ -1,7 +1,7 @@
 /**
  * Element-wise passes other than the activations: the sum of two arrays of the same length, the
  * forward pass of a same-shape `add` (the conv critic adds its label planes' part to the image's
- * this way, 401,408 floats per batch of 64). A matmul kernel may run it its own way
+ * this way, 401,408 floats per batch of 64), and the column sums of a linear layer's bias gradient. A matmul kernel may run it its own way
  * (`MatmulKernel.elementwise`: the SIMD kernel, four lanes at a time and on every thread when big
  * enough); `referenceElementwise` is the TypeScript one, `elementwiseKernel()` the one the ops use.
  * A float32 sum rounds once either way (computed in float64 and stored, or as an f32x4.add: the

@@ -2,7 +2,8 @@
  * Matrix-multiply kernels behind one small interface, `gemm`: C (M,N) = op(A) · op(B) [+ C].
  * `matmulNaive` is the algorithmic reference (and fallback); `matmulBlocked` packs cache-sized
  * blocks and runs a 2x4 register-tiled micro-kernel over them. Both handle every transpose
- * variant directly: no op ever materialises a transposed copy. Tested against each other.
+ * variant directly: no op ever materialises a transposed copy. One suite tests every kernel against
+the definition summed in float64 (test/matmul.test.ts).
  *
  * Layouts, all row-major:
  *   op(A) is (M,K): A is stored (M,K), or (K,M) when transA
@@ -23,11 +24,11 @@ export interface MatmulKernel {
   readonly name: string;
   /** Its own way to run a convolution's products (conv-lowering.ts); the reference one if absent. */
   readonly conv?: ConvLowering;
-  /** Its own relu and leakyRelu passes (activations.ts); the reference ones if absent. */
+  /** Its own relu, leakyRelu and tanh passes (activations.ts); the reference ones if absent. */
   readonly activations?: ActivationKernel;
   /** Its own RMSprop update and clipping (optimizer.ts); the reference ones if absent. */
   readonly optimizer?: OptimizerKernel;
-  /** Its own element-wise sum (elementwise.ts); the reference one if absent. */
+  /** Its own element-wise sum and column sums (elementwise.ts); the reference ones if absent. */
   readonly elementwise?: ElementwiseKernel;
   /** Its own batch-norm passes (batch-norm.ts); the reference ones if absent. */
   readonly batchNorm?: BatchNormKernel;

@@ -8,12 +8,12 @@
  * gives the same bits (test/optimizer.test.ts):
  *   v = alpha·v + (1 - alpha)·(g·g);   w = w - (lr·g) / (sqrt(v) + eps)   [then clipped, if asked]
  *   clip: w = min(max(w, -c), c)       (NaN stays NaN, -0 stays -0, ±inf becomes ±c)
- * RMSprop may clip in the same pass (the WGAN critic's step, then its clipping): the same bits as
- * the two passes, one trip over the weights fewer; without a bound it clamps into ±inf, which
- * changes no value.
  * with lr, alpha, 1 - alpha, eps and c rounded to float32 first. The float64 results of +, -, ·, /
  * and sqrt on float32 values round to the float32 results (the double rounding is innocuous), so
  * Math.fround after each operation is float32 arithmetic.
+ * RMSprop may clip in the same pass (the WGAN critic's step, then its clipping): the same bits as
+ * the two passes, one trip over the weights fewer; without a bound it clamps into ±inf, which
+ * changes no value.
  */
 import { matmulKernel } from "./matmul.js";
 

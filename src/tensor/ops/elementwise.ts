@@ -157,8 +157,11 @@ export function affineScalar(a: Tensor, s: number, t = 0): Tensor {
   });
 }
 
+/** a * s, any shape. */
 export const mulScalar = (a: Tensor, s: number): Tensor => affineScalar(a, s, 0);
+/** a + t, any shape. */
 export const addScalar = (a: Tensor, t: number): Tensor => affineScalar(a, 1, t);
+/** -a, any shape. */
 export const neg = (a: Tensor): Tensor => affineScalar(a, -1, 0);
 
 /**
@@ -196,6 +199,7 @@ export function leakyRelu(a: Tensor, slope: number): Tensor {
   });
 }
 
+/** tanh(x), any shape, in [-1, 1]: the generators' last activation; the derivative 1 - y² from the output. */
 export function tanh(a: Tensor): Tensor {
   const x = a.data;
   const out = allocForOverwrite(x.length);
@@ -205,6 +209,7 @@ export function tanh(a: Tensor): Tensor {
   });
 }
 
+/** 1 / (1 + e^-x), any shape; the derivative y(1 - y) from the output. */
 export function sigmoid(a: Tensor): Tensor {
   const x = a.data;
   const out = allocForOverwrite(x.length);

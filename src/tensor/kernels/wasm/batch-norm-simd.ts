@@ -189,7 +189,7 @@ function emitElementwise(kind: "normalize" | "inputGrad"): Code {
   // normalize: x, N, C, S, mean, invStd, gamma, beta, xhat, out
   // inputGrad: g, xhat, N, C, S, scale, mg, mgh, gx, accumulate
   const norm = kind === "normalize";
-  const f = new Code(norm ? Array(10).fill(i32) : Array(10).fill(i32));
+  const f = new Code(Array(10).fill(i32)); // ten i32 parameters either way
   const [a, b] = norm ? [0, -1] : [0, 1]; // sources: x; or g and xhat
   const [N, C, S] = norm ? [1, 2, 3] : [2, 3, 4];
   const ch = norm ? [4, 5, 6, 7] : [5, 6, 7]; // per-channel arrays

@@ -5,7 +5,8 @@
  * again while they are still in the core's cache, instead of whole-batch matrices (6.4 MB of cols
  * on the conv models' middle layers) that a pass writes out to memory and the product reads back.
  * One dispatch per lowering, too, where the whole-batch way made three or four (layout, im2col,
- * product, col2im), each ending in a wait for the slowest thread.
+ * product, col2im), each ending in a wait for the slowest thread. P counts the channels of the
+ * NCHW side, as in conv-lowering.ts (not the padding, which is in the geometry).
  *
  *   colsTimesWt      out (N,P,OH,OW) = im2col(x) · Wᵀ as NCHW (+ bias[p])     per chunk: im2col, product, rowsToNchw
  *   rowsTimesCols    dW (P,CKK) += (A as rows)ᵀ · im2col(x)                  per chunk: nchwToRows, im2col, product

@@ -1,8 +1,10 @@
 /**
  * The element-wise passes of ../elementwise.ts as WebAssembly SIMD functions over the kernel's
- * memory, four lanes at a time. Like activations-simd.ts, each takes byte offsets and an element
- * count n and runs over ceil(n/4) vectors (every array starts a 64-byte-aligned region, so the
- * last vector's extra lanes stay inside it). Emitted by our own `emit.ts`.
+ * memory, four lanes at a time, and `fillRows`, a product's C started from its bias (matmul's
+ * `startC`). Pointers are byte offsets. `add`, like activations-simd.ts, takes an element count n
+ * and runs over ceil(n/4) vectors (every array starts a 64-byte-aligned region, so the last
+ * vector's extra lanes stay inside it); `addColumnSums` and `fillRows` take rows and columns, and
+ * handle a row's last columns one at a time. Emitted by our own `emit.ts`.
  */
 import { Code, countUp, f32, i32, v128 } from "./emit.js";
 

@@ -30,6 +30,8 @@
  * functions after emitCol2im below pack im2col's rows straight into the micro-kernel's
  * layouts (im2colPackB for a B panel, padImages then im2colPackA for an A block), and unpadAdd
  * adds back what col2im summed into padded images. Beside them here, with the cols they replace.
+ * And the rest of a lowering's passes: the layout changes between NCHW and rows (nchwToRows,
+ * rowsToNchw) and a transposed convolution's starting value (fillChannels).
  * Pointers are byte offsets; sizes are counts of elements.
  */
 import { Code, countUp, f32, i32, storeTransposed4, storeTransposedPair, v128 } from "./emit.js";
