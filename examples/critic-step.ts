@@ -7,7 +7,7 @@
  */
 import * as T from "../src/tensor/index.js";
 import { RMSprop } from "../src/nn/index.js";
-import { createCritic, createGenerator, labelPlanes } from "../src/gan/models.js";
+import { createCritic, createGenerator, labelPlanes, scoreEach } from "../src/gan/models.js";
 import { oneHot } from "../src/mnist/batches.js";
 import { IMAGE_SIZE } from "../src/mnist/image.js";
 import { loadMnist } from "../src/io/mnist.js";
@@ -34,7 +34,7 @@ show("G(z, y)  fake images", fake);
 show("[image, 10 label planes]  as PyTorch's D reads it", T.concat([x, labelPlanes(y)], 1));
 
 D.zeroGrad();
-const [fakeScores, realScores] = D.forwardEach?.([fake, x], y) ?? [D.forward(fake, y), D.forward(x, y)]; // the label planes' part made once for both
+const [fakeScores, realScores] = scoreEach(D, [fake, x], y); // the label planes' part made once for both
 const loss = T.sub(T.mean(fakeScores!), T.mean(realScores!));
 
 // The graph the two critic passes recorded, inputs before the ops that use them (a topological order).

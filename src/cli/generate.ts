@@ -48,7 +48,7 @@ export const command = {
       const prng = new Prng(seed);
       // --styles: ten noise vectors, one per column, each drawn as every digit (row d is digit d)
       const noise = f.styles ? tileNoise(prng.fillNormal(alloc(10 * G.latent)), 10) : undefined;
-      const images = generateImages(G, labels, prng, noise);
+      const images = generateImages(G, labels, noise ?? prng);
       const cols = digit === "all" ? 10 : Math.ceil(Math.sqrt(count));
       const rows = digit === "all" ? 10 : Math.ceil(count / cols);
       writeImageGrid(out, images, { rows, cols, scale: f.scale });

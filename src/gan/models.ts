@@ -39,6 +39,11 @@ export interface Critic extends Module {
   forwardEach?(xs: readonly Tensor[], y: Tensor): Tensor[];
 }
 
+/** The critic's scores of several batches with the same labels: its `forwardEach`, else `forward` on each. */
+export function scoreEach(D: Critic, xs: readonly Tensor[], y: Tensor): Tensor[] {
+  return D.forwardEach?.(xs, y) ?? xs.map((x) => D.forward(x, y));
+}
+
 /** Linear, optional BatchNorm1d, LeakyReLU(0.2): one hidden block of the mlp generator. */
 function block(inF: number, outF: number, prng: Prng, bn: boolean): Layer[] {
   const layers: Layer[] = [new Linear(inF, outF, prng)];

@@ -12,13 +12,13 @@ import { IMAGE_SIZE, NUM_CLASSES } from "../mnist/image.js";
 /**
  * Generates one image per label.
  * @param labels (n) digits 0..9
- * @param noise optional (n, latent) noise; drawn from `prng` N(0,1) when absent
+ * @param noise the (n, latent) noise, or a PRNG to draw it from, N(0, 1)
  * @returns (n, 1, 28, 28) values in [-1, 1]
  */
-export function generateImages(G: Generator, labels: Uint8Array, prng: Prng, noise?: Float32Array, chunk = 500): Float32Array {
+export function generateImages(G: Generator, labels: Uint8Array, noise: Prng | Float32Array, chunk = 500): Float32Array {
   const n = labels.length;
   const Z = G.latent;
-  const z = noise ?? prng.fillNormal(T.alloc(n * Z));
+  const z = noise instanceof Float32Array ? noise : noise.fillNormal(T.alloc(n * Z));
   if (z.length !== n * Z) throw new Error(`generateImages: noise holds ${z.length} values, need ${n}x${Z}`);
   const out = T.alloc(n * IMAGE_SIZE);
   const wasTraining = G.training;

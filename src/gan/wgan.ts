@@ -17,6 +17,7 @@ import { Tensor } from "../tensor/index.js";
 import type { Prng } from "../tensor/index.js";
 import { RMSprop } from "../nn/index.js";
 import type { Critic, Generator } from "./models.js";
+import { scoreEach } from "./models.js";
 import type { Guide } from "./guide.js";
 import { IMAGE_H, IMAGE_W, NUM_CLASSES } from "../mnist/image.js";
 
@@ -130,7 +131,7 @@ export class Wgan {
     this.D.zeroGrad();
     const fake = T.noGrad(() => this.G.forward(z, y)); // G in training mode, as the reference: BN uses batch statistics
     this.mark?.("critic forward");
-    const [fakeScores, realScores] = this.D.forwardEach?.([fake, x], y) ?? [this.D.forward(fake, y), this.D.forward(x, y)];
+    const [fakeScores, realScores] = scoreEach(this.D, [fake, x], y);
     const loss = T.sub(T.mean(fakeScores!), T.mean(realScores!));
     this.mark?.("critic backward");
     loss.backward();

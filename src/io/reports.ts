@@ -25,8 +25,7 @@ export function gridReporter(): EpochReporter {
   return (t, dir) => {
     noise ??= gridNoise(t.config);
     const path = join(dir, RUN_FILES.samples, `epoch-${String(t.epoch).padStart(3, "0")}.png`);
-    // the noise is given, so the PRNG is never drawn from; not the training's, all the same
-    const images = generateImages(t.sampler(), digitLabels(NUM_CLASSES), new Prng(0), noise);
+    const images = generateImages(t.sampler(), digitLabels(NUM_CLASSES), noise);
     writeImageGrid(path, images, { rows: NUM_CLASSES, cols: NUM_CLASSES, scale: 2 });
   };
 }

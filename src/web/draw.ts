@@ -152,7 +152,7 @@ export class DrawTab {
 
       const z = walkEnds(seed, G.latent).z0;
       const style = tileNoise(z, NUM_CLASSES); // one vector drawn as each digit
-      paintGrid(this.el.style, generateImages(G, digitLabels(1), new Prng(seed), style), 1, NUM_CLASSES, ZOOM.style);
+      paintGrid(this.el.style, generateImages(G, digitLabels(1), style), 1, NUM_CLASSES, ZOOM.style);
       this.drawWalk();
     } catch (e) {
       this.fail(`Drawing failed: ${messageOf(e)}`);
@@ -166,7 +166,7 @@ export class DrawTab {
     if (!G || !got) return;
     const t = Number(this.el.walk.value) / 100;
     const { z0, z1 } = walkEnds(got.seed, G.latent);
-    const images = generateImages(G, digitLabels(1, [this.digit]), new Prng(got.seed), slerp(z0, z1, t));
+    const images = generateImages(G, digitLabels(1, [this.digit]), slerp(z0, z1, t));
     paintGrid(this.el.walkCanvas, images, 1, 1, ZOOM.walk);
     this.el.walkLabel.textContent = `digit ${this.digit}, ${Math.round(t * 100)}% of the way from the style row's noise to the next vector of seed ${got.seed}`;
   }

@@ -140,7 +140,7 @@ class Run {
     try {
       // the generator as trained, not the recipe's average of weights: re-estimating the average's
       // batch norm draws 10,240 samples, seconds at every refresh of the grid
-      const images = generateImages(this.t.wgan.G, digitLabels(NUM_CLASSES), this.t.wgan.prng, this.gridNoise);
+      const images = generateImages(this.t.wgan.G, digitLabels(NUM_CLASSES), this.gridNoise);
       post({ type: "samples", step: this.t.wgan.criticSteps, images }, [images.buffer]);
     } finally {
       this.counter.counting = true;
